@@ -1,0 +1,110 @@
+//! Fetch tasks and their outcomes, and the messages that move them between the
+//! coordinator, the fetchers and the processor.
+
+use std::sync::Arc;
+
+use actix::Message;
+use bytes::Bytes;
+use url::Url;
+
+use crate::job::{JobContext, JobKey};
+use crate::record::{Redirect, RecordError, StoredRecord};
+
+/// The politeness key of a URL: `host:port`, the port explicit.
+pub type HostKey = Arc<str>;
+
+/// The [`HostKey`] of a URL, or `None` when it has no host.
+pub fn host_key(url: &Url) -> Option<HostKey> {
+    let host = url.host_str()?;
+    let port = url.port_or_known_default()?;
+    Some(Arc::from(format!("{host}:{port}")))
+}
+
+/// One URL of one job to fetch.
+#[derive(Debug, Clone)]
+pub struct FetchTask {
+    /// The job's ids and options, shared by all its tasks.
+    pub job: Arc<JobContext>,
+    /// Position in the submission.
+    pub seq: u64,
+    /// The URL string as submitted (copied into the record).
+    pub url: String,
+    /// The parsed URL to request.
+    pub target: Url,
+    /// The caller's reference.
+    pub reference: Option<String>,
+    /// The politeness key of `target`.
+    pub host: HostKey,
+}
+
+/// The head of the final response.
+#[derive(Debug, Clone)]
+pub struct ResponseHead {
+    /// HTTP status.
+    pub status: u16,
+    /// Content-Type, if sent.
+    pub content_type: Option<String>,
+    /// Every header, lower-case names, in arrival order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// What fetching one task gave: a response, an error, or both (a response whose body
+/// then broke a limit).
+#[derive(Debug)]
+pub struct FetchOutcome {
+    /// The task fetched.
+    pub task: FetchTask,
+    /// The final response's head, when one arrived.
+    pub response: Option<ResponseHead>,
+    /// The decoded body read (empty when none).
+    pub body: Bytes,
+    /// Why no usable response came, if so.
+    pub error: Option<RecordError>,
+    /// Requests actually made.
+    pub attempts: u32,
+    /// Duration of the final attempt with all its hops.
+    pub elapsed_ms: u64,
+    /// When the final attempt started.
+    pub fetched_at: String,
+    /// The URL of the final response.
+    pub final_url: Option<String>,
+    /// Redirect hops followed.
+    pub redirects: Vec<Redirect>,
+}
+
+/// Fetch these tasks. Sent by the coordinator to a fetcher, never more than the
+/// fetcher's free slots.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AssignTasks {
+    /// Tasks to start now.
+    pub tasks: Vec<FetchTask>,
+}
+
+/// Abort every in-flight request of a job and start no new one. Sent by the coordinator
+/// to every fetcher.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct AbortJob {
+    /// The job cancelled.
+    pub key: JobKey,
+}
+
+/// These tasks left their fetch slots: their records are committed, or they were
+/// aborted. Sent by a fetcher to the coordinator, which frees the slots and host turns.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct TasksFinished {
+    /// Index of the fetcher reporting.
+    pub fetcher: usize,
+    /// The host key of each finished task.
+    pub hosts: Vec<HostKey>,
+}
+
+/// Turn these outcomes into stored records. Sent by fetchers to the processor pool.
+#[derive(Debug, Message)]
+#[rtype(result = "Vec<StoredRecord>")]
+pub struct ProcessBatch {
+    /// Outcomes to process.
+    pub outcomes: Vec<FetchOutcome>,
+}

@@ -1,0 +1,20 @@
+//! Trawl's shared vocabulary: the domain types and actor messages that cross crate
+//! boundaries, and the service settings.
+//!
+//! # Layout
+//! - [`settings`]: the typed configuration (`configs/default.toml`), its layered
+//!   loading (defaults, file, `TRAWL__*` environment) and validation.
+//! - [`job`]: submissions, job options, job state and the job object of the API.
+//! - [`fetch`]: fetch tasks, fetch outcomes and the messages between the coordinator,
+//!   the fetchers and the processor.
+//! - [`record`]: the record schema of the contract and the rows the store keeps.
+//! - [`clock`]: timestamps in the contract's format.
+#![deny(missing_docs)]
+
+pub mod clock;
+pub mod fetch;
+pub mod job;
+pub mod record;
+pub mod settings;
+
+pub use settings::Settings;
