@@ -90,6 +90,15 @@ pub struct AbortJob {
     pub key: JobKey,
 }
 
+/// A task that left its fetch slot: which job it was of and which host turn it held.
+#[derive(Debug, Clone)]
+pub struct FreedSlot {
+    /// The task's job.
+    pub job: JobKey,
+    /// The task's host.
+    pub host: HostKey,
+}
+
 /// These tasks left their fetch slots: their records are committed, or they were
 /// aborted. Sent by a fetcher to the coordinator, which frees the slots and host turns.
 #[derive(Debug, Message)]
@@ -97,8 +106,8 @@ pub struct AbortJob {
 pub struct TasksFinished {
     /// Index of the fetcher reporting.
     pub fetcher: usize,
-    /// The host key of each finished task.
-    pub hosts: Vec<HostKey>,
+    /// One entry per task.
+    pub slots: Vec<FreedSlot>,
 }
 
 /// Turn these outcomes into stored records. Sent by fetchers to the processor pool.

@@ -224,9 +224,10 @@ pub struct JobAccepted {
     pub job: Arc<JobContext>,
 }
 
-/// Cancel a job. Sent by the API to the coordinator; answers whether it was active.
+/// Cancel a job. Sent by the API to the coordinator; answers whether it was active, or
+/// why the store could not record the cancellation.
 #[derive(Debug, Message)]
-#[rtype(result = "bool")]
+#[rtype(result = "Result<bool, String>")]
 pub struct CancelJob {
     /// The job to cancel.
     pub key: JobKey,

@@ -1,1 +1,17 @@
-//! (being written)
+//! Trawl's fetcher actors: each runs on its own thread with its own awc client and
+//! fetches the tasks the coordinator assigns it, politely and within every limit.
+//!
+//! # Layout
+//! - [`fetcher`]: the [`Fetcher`] actor, its slots and the batching of outcomes.
+//! - [`request`]: one task's attempts, retries, redirects and body limit.
+//! - [`guard`]: the SSRF [`Guard`]: which addresses may be connected to.
+//! - `client`: the awc client (TLS, connection limits, deadlines).
+#![deny(missing_docs)]
+
+mod client;
+pub mod fetcher;
+pub mod guard;
+mod request;
+
+pub use fetcher::{Fetcher, FetcherLinks};
+pub use guard::Guard;

@@ -1,0 +1,282 @@
+//! [`Coordinator`]: job lifecycle and dispatch.
+//!
+//! Flow control is by credit: the coordinator knows each fetcher's free slots, assigns
+//! no more tasks than that, and gets the slots back with [`TasksFinished`] once the
+//! tasks' records are committed. Tasks come from each job's bounded buffer, refilled
+//! from the store in pages, and only for hosts with a free turn.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, ResponseActFuture,
+    WrapFuture,
+};
+use tokio::sync::oneshot;
+use trawl_core::fetch::{AbortJob, AssignTasks, TasksFinished};
+use trawl_core::job::{CancelJob, JobAccepted, JobContext, JobFinished, JobKey};
+use trawl_core::record::{ErrorKind, Record, StoreRecords};
+use trawl_core::settings::FetcherSettings;
+use trawl_store::{FinishCancelled, MarkStarted, Store};
+
+use crate::hosts::HostTurns;
+use crate::queue::JobQueue;
+
+/// Tasks one job may take per round before the next job's turn: fairness between jobs.
+const ROUND_QUANTUM: usize = 64;
+
+/// How often idle jobs are checked and dispatch is retried without a trigger.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The recipients of one fetcher.
+#[derive(Clone)]
+pub struct FetcherLinks {
+    /// Takes assigned tasks.
+    pub assign: Recipient<AssignTasks>,
+    /// Aborts a cancelled job's requests.
+    pub abort: Recipient<AbortJob>,
+}
+
+/// Where the coordinator sends its commands.
+#[derive(Clone)]
+pub struct CoordinatorLinks {
+    /// Every fetcher, by index.
+    pub fetchers: Vec<FetcherLinks>,
+    /// The store writer: marks jobs running.
+    pub mark_started: Recipient<MarkStarted>,
+    /// The store writer: finishes cancellations.
+    pub finish_cancelled: Recipient<FinishCancelled>,
+    /// The store writer: records for URLs that cannot be dispatched.
+    pub store_records: Recipient<StoreRecords>,
+}
+
+/// The coordinator actor.
+pub struct Coordinator {
+    settings: FetcherSettings,
+    store: Store,
+    links: CoordinatorLinks,
+    /// Free fetch slots per fetcher.
+    free_slots: Vec<usize>,
+    turns: HostTurns,
+    jobs: BTreeMap<JobKey, JobQueue>,
+    /// Jobs before and including this key have had their turn in the current round.
+    round_after: JobKey,
+    /// Set on shutdown: no new dispatch; answered when every slot is free.
+    draining: Option<oneshot::Sender<()>>,
+    stopping: bool,
+}
+
+impl Coordinator {
+    /// A coordinator over `store`, feeding `links.fetchers`.
+    pub fn new(settings: FetcherSettings, store: Store, links: CoordinatorLinks) -> Coordinator {
+        let free_slots = vec![settings.concurrency; links.fetchers.len()];
+        Coordinator {
+            settings,
+            store,
+            links,
+            free_slots,
+            turns: HostTurns::default(),
+            jobs: BTreeMap::new(),
+            round_after: JobKey::MIN,
+            draining: None,
+            stopping: false,
+        }
+    }
+
+    fn add_job(&mut self, job: Arc<JobContext>) {
+        let queue = JobQueue::new(job, self.settings.per_host_concurrency);
+        self.jobs.insert(queue.job.key, queue);
+    }
+
+    /// Assigns as many tasks as free slots and host turns allow, one job after another
+    /// in rounds of [`ROUND_QUANTUM`] tasks.
+    fn dispatch(&mut self) {
+        if self.stopping {
+            return;
+        }
+        let mut assigned: Vec<Vec<trawl_core::fetch::FetchTask>> = vec![Vec::new(); self.free_slots.len()];
+        let mut free: usize = self.free_slots.iter().sum();
+        let mut progressed = true;
+        while free > 0 && progressed {
+            progressed = false;
+            let keys: Vec<JobKey> = self
+                .jobs
+                .range(self.round_after.saturating_add(1)..)
+                .chain(self.jobs.range(..=self.round_after))
+                .map(|(key, _)| *key)
+                .collect();
+            for key in keys {
+                if free == 0 {
+                    break;
+                }
+                self.round_after = key;
+                let Some(queue) = self.jobs.get_mut(&key) else { continue };
+                match queue.refill(&self.store) {
+                    Ok(unparsable) if !unparsable.is_empty() => {
+                        let records = unparsable
+                            .iter()
+                            .map(|p| {
+                                Record::failed(&queue.job.id, p.seq, &p.url, p.reference.as_deref(), ErrorKind::InvalidUrl, "the stored URL does not parse")
+                                    .to_stored(key)
+                            })
+                            .collect();
+                        self.links.store_records.do_send(StoreRecords { records });
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::error!(%error, job = key, "cannot read pending URLs");
+                        continue;
+                    }
+                }
+                let tasks = queue.take(free.min(ROUND_QUANTUM), &mut self.turns);
+                if tasks.is_empty() {
+                    continue;
+                }
+                if !queue.started {
+                    queue.started = true;
+                    self.links.mark_started.do_send(MarkStarted { key });
+                }
+                progressed = true;
+                free -= tasks.len();
+                for task in tasks {
+                    let fetcher = (0..self.free_slots.len()).max_by_key(|i| self.free_slots[*i]).expect("at least one fetcher");
+                    self.free_slots[fetcher] -= 1;
+                    assigned[fetcher].push(task);
+                }
+            }
+        }
+        for (fetcher, tasks) in assigned.into_iter().enumerate() {
+            if !tasks.is_empty() {
+                self.links.fetchers[fetcher].assign.do_send(AssignTasks { tasks });
+            }
+        }
+    }
+
+    /// Jobs with nothing left in flight or buffered but no completion yet lost a record
+    /// on the way (a processor or store failure): read their pending URLs again.
+    fn rescan_idle_jobs(&mut self) {
+        for queue in self.jobs.values_mut().filter(|q| q.is_idle()) {
+            queue.rescan();
+        }
+    }
+
+    fn all_slots_free(&self) -> bool {
+        self.free_slots.iter().all(|free| *free == self.settings.concurrency)
+    }
+}
+
+impl Actor for Coordinator {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        match self.store.active_jobs() {
+            Ok(jobs) => {
+                if !jobs.is_empty() {
+                    tracing::info!(jobs = jobs.len(), "resuming unfinished jobs");
+                }
+                for row in jobs {
+                    self.add_job(Arc::new(JobContext { key: row.key, id: row.view.id, options: row.options }));
+                }
+            }
+            Err(error) => tracing::error!(%error, "cannot read unfinished jobs"),
+        }
+        ctx.run_interval(TICK, |coordinator, _| {
+            coordinator.rescan_idle_jobs();
+            coordinator.dispatch();
+        });
+        self.dispatch();
+    }
+}
+
+impl Handler<JobAccepted> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, msg: JobAccepted, _: &mut Self::Context) {
+        tracing::info!(job = %msg.job.id, "job accepted");
+        self.add_job(msg.job);
+        self.dispatch();
+    }
+}
+
+impl Handler<TasksFinished> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, msg: TasksFinished, _: &mut Self::Context) {
+        self.free_slots[msg.fetcher] += msg.slots.len();
+        for slot in &msg.slots {
+            self.turns.release(&slot.host);
+            if let Some(queue) = self.jobs.get_mut(&slot.job) {
+                queue.in_flight -= 1;
+            }
+        }
+        if self.draining.is_some() && self.all_slots_free() {
+            if let Some(done) = self.draining.take() {
+                let _ = done.send(());
+            }
+        }
+        self.dispatch();
+    }
+}
+
+impl Handler<JobFinished> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, msg: JobFinished, _: &mut Self::Context) {
+        if self.jobs.remove(&msg.key).is_some() {
+            tracing::info!(job = msg.key, "job finished");
+        }
+    }
+}
+
+impl Handler<CancelJob> for Coordinator {
+    type Result = ResponseActFuture<Self, Result<bool, String>>;
+
+    fn handle(&mut self, msg: CancelJob, _: &mut Self::Context) -> Self::Result {
+        self.jobs.remove(&msg.key);
+        for fetcher in &self.links.fetchers {
+            fetcher.abort.do_send(AbortJob { key: msg.key });
+        }
+        let finish = self.links.finish_cancelled.send(FinishCancelled { key: msg.key });
+        Box::pin(async move {
+            match finish.await {
+                Ok(Ok(was_active)) => Ok(was_active),
+                Ok(Err(error)) => Err(error.to_string()),
+                Err(error) => Err(format!("store writer unavailable: {error}")),
+            }
+        }
+        .into_actor(self))
+    }
+}
+
+/// Stop dispatching and answer once every in-flight task is committed, or when the
+/// grace period `fetcher.shutdown_grace_ms` is over. Sent once, at shutdown.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+impl Handler<Shutdown> for Coordinator {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
+        self.stopping = true;
+        let (done, drained) = oneshot::channel();
+        if self.all_slots_free() {
+            let _ = done.send(());
+        } else {
+            self.draining = Some(done);
+        }
+        let grace = self.settings.shutdown_grace();
+        ctx.run_later(grace, |coordinator, _| {
+            if let Some(done) = coordinator.draining.take() {
+                tracing::warn!("shutdown grace period over: unfinished requests resume at next start");
+                let _ = done.send(());
+            }
+        });
+        Box::pin(async move {
+            let _ = drained.await;
+        }
+        .into_actor(self)
+        .map(|_, _, _| ()))
+    }
+}

@@ -1,0 +1,22 @@
+//! The awc client of one fetcher.
+
+use std::time::Duration;
+
+use trawl_core::settings::FetcherSettings;
+
+/// Builds a client for one fetcher thread: up to `concurrency` connections, the connect
+/// deadline, TLS, no automatic redirects (they are followed by hand, through the guard).
+pub(crate) fn build(settings: &FetcherSettings) -> awc::Client {
+    let connector = awc::Connector::new()
+        .rustls_0_23(crate::fetcher::tls_config())
+        .limit(settings.concurrency)
+        .timeout(settings.connect_timeout());
+    awc::Client::builder()
+        .connector(connector)
+        // The per-attempt deadline is enforced around the whole attempt, body included;
+        // awc's own timeout (which also counts waiting for a pooled connection) is set
+        // just past it so that it never fires first.
+        .timeout(settings.timeout() + Duration::from_secs(1))
+        .disable_redirects()
+        .finish()
+}

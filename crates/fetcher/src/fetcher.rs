@@ -1,0 +1,160 @@
+//! [`Fetcher`]: one fetcher actor on its own thread, with its own awc client and up to
+//! `fetcher.concurrency` requests in flight.
+//!
+//! The coordinator never assigns more tasks than the fetcher has free slots. A slot
+//! stays taken until its task's record is committed (or the task is aborted): outcomes
+//! go to the processor and then to the store writer in batches, and only then does the
+//! fetcher hand the slots back with [`TasksFinished`]. That chain is the backpressure:
+//! a slow processor or disk slows the fetching, and no queue grows without bound.
+
+use std::collections::HashMap;
+use std::mem;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::{Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapFuture};
+use trawl_core::fetch::{AbortJob, AssignTasks, FetchOutcome, FreedSlot, ProcessBatch, TasksFinished};
+use trawl_core::job::JobKey;
+use trawl_core::record::StoreRecords;
+use trawl_core::settings::FetcherSettings;
+
+use crate::guard::Guard;
+use crate::request::{fetch, RequestContext};
+
+/// Outcomes handed to the processor in one batch, at most.
+const BATCH: usize = 64;
+
+/// How long a partial batch waits for company before it is handed on.
+const BATCH_WAIT: Duration = Duration::from_millis(5);
+
+/// Where a fetcher sends its results.
+#[derive(Clone)]
+pub struct FetcherLinks {
+    /// The coordinator, told when slots free up.
+    pub coordinator: Recipient<TasksFinished>,
+    /// The processor pool.
+    pub processor: Recipient<ProcessBatch>,
+    /// The store writer.
+    pub store: Recipient<StoreRecords>,
+}
+
+/// A fetcher actor.
+pub struct Fetcher {
+    index: usize,
+    settings: FetcherSettings,
+    links: FetcherLinks,
+    /// Built in `started`, on the fetcher's own thread: awc clients are !Send.
+    requests: Option<Rc<RequestContext>>,
+    in_flight: HashMap<(JobKey, u64), (SpawnHandle, FreedSlot)>,
+    finished: Vec<FetchOutcome>,
+}
+
+impl Fetcher {
+    /// Starts fetcher number `index` on a new thread of its own.
+    pub fn start_on_own_thread(index: usize, settings: FetcherSettings, links: FetcherLinks) -> Addr<Fetcher> {
+        let arbiter = Arbiter::new();
+        Fetcher::start_in_arbiter(&arbiter.handle(), move |_| Fetcher {
+            index,
+            settings,
+            links,
+            requests: None,
+            in_flight: HashMap::new(),
+            finished: Vec::new(),
+        })
+    }
+
+    /// Hands finished outcomes to the processor and then the store; when the store has
+    /// committed them, gives their slots back to the coordinator.
+    fn flush(&mut self) {
+        if self.finished.is_empty() {
+            return;
+        }
+        let outcomes = mem::take(&mut self.finished);
+        let slots: Vec<FreedSlot> = outcomes.iter().map(|o| slot_of(&o.task)).collect();
+        let links = self.links.clone();
+        let fetcher = self.index;
+        actix_rt::spawn(async move {
+            match links.processor.send(ProcessBatch { outcomes }).await {
+                Ok(records) => {
+                    if let Err(error) = links.store.send(StoreRecords { records }).await {
+                        tracing::warn!(%error, "store writer gone: records will be fetched again at next start");
+                    }
+                }
+                Err(error) => tracing::warn!(%error, "processor gone: records will be fetched again at next start"),
+            }
+            links.coordinator.do_send(TasksFinished { fetcher, slots });
+        });
+    }
+}
+
+impl Actor for Fetcher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.requests = Some(Rc::new(RequestContext {
+            client: crate::client::build(&self.settings),
+            guard: Guard::new(&self.settings),
+            settings: self.settings.clone(),
+        }));
+        ctx.run_interval(BATCH_WAIT, |fetcher, _| fetcher.flush());
+    }
+}
+
+impl Handler<AssignTasks> for Fetcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: AssignTasks, ctx: &mut Self::Context) {
+        let requests = self.requests.clone().expect("started before any message");
+        for task in msg.tasks {
+            let key = (task.job.key, task.seq);
+            let slot = slot_of(&task);
+            let handle = ctx.spawn(fetch(requests.clone(), task).into_actor(self).map(
+                move |outcome, fetcher, _| {
+                    fetcher.in_flight.remove(&key);
+                    fetcher.finished.push(outcome);
+                    if fetcher.finished.len() >= BATCH {
+                        fetcher.flush();
+                    }
+                },
+            ));
+            self.in_flight.insert(key, (handle, slot));
+        }
+    }
+}
+
+impl Handler<AbortJob> for Fetcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: AbortJob, ctx: &mut Self::Context) {
+        let aborted: Vec<(JobKey, u64)> = self.in_flight.keys().filter(|(job, _)| *job == msg.key).copied().collect();
+        let mut slots = Vec::with_capacity(aborted.len());
+        for key in aborted {
+            if let Some((handle, slot)) = self.in_flight.remove(&key) {
+                // Dropping the request future closes its connection.
+                ctx.cancel_future(handle);
+                slots.push(slot);
+            }
+        }
+        if !slots.is_empty() {
+            tracing::debug!(job = msg.key, requests = slots.len(), "aborted in-flight requests");
+            self.links.coordinator.do_send(TasksFinished { fetcher: self.index, slots });
+        }
+    }
+}
+
+fn slot_of(task: &trawl_core::fetch::FetchTask) -> FreedSlot {
+    FreedSlot { job: task.job.key, host: task.host.clone() }
+}
+
+/// Builds the TLS configuration once per process: webpki's roots with ring.
+pub(crate) fn tls_config() -> Arc<rustls::ClientConfig> {
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
+}

@@ -1,0 +1,250 @@
+//! Fetching one task: attempts with deadlines and retries, redirects followed by hand
+//! through the SSRF guard, and a body limit enforced while streaming.
+
+use std::collections::HashSet;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use awc::error::{ConnectError, PayloadError, SendRequestError};
+use awc::http::header::{self, HeaderMap};
+use bytes::{Bytes, BytesMut};
+use futures_util::StreamExt;
+use trawl_core::clock;
+use trawl_core::fetch::{FetchOutcome, FetchTask, ResponseHead};
+use trawl_core::record::{ErrorKind, Redirect, RecordError};
+use trawl_core::settings::FetcherSettings;
+use url::Url;
+
+use crate::guard::Guard;
+
+/// What every request of one fetcher shares: its client, limits and guard.
+pub(crate) struct RequestContext {
+    /// The fetcher's own client (awc clients are !Send: one per fetcher thread).
+    pub client: awc::Client,
+    /// Server-wide limits.
+    pub settings: FetcherSettings,
+    /// The SSRF guard.
+    pub guard: Guard,
+}
+
+/// The limits of one task: the server's, lowered by its job's options.
+struct Limits {
+    timeout: Duration,
+    retries: u32,
+}
+
+impl Limits {
+    fn of(task: &FetchTask, settings: &FetcherSettings) -> Limits {
+        let options = &task.job.options;
+        Limits {
+            timeout: Duration::from_millis(options.timeout_ms.map_or(settings.timeout_ms, |t| t.min(settings.timeout_ms))),
+            retries: options.retries.map_or(settings.retries, |r| r.min(settings.retries)),
+        }
+    }
+}
+
+/// What one attempt got before it ended, kept even when its deadline cut it off.
+#[derive(Default)]
+struct Attempt {
+    response: Option<ResponseHead>,
+    final_url: Option<Url>,
+    redirects: Vec<Redirect>,
+    retry_after: Option<Duration>,
+}
+
+/// Fetches `task` to its end: every attempt, retry and redirect.
+pub(crate) async fn fetch(ctx: Rc<RequestContext>, task: FetchTask) -> FetchOutcome {
+    let limits = Limits::of(&task, &ctx.settings);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let fetched_at = clock::now();
+        let started = Instant::now();
+        let mut attempt = Attempt::default();
+        let result = match tokio::time::timeout(limits.timeout, run_attempt(&ctx, &task, &mut attempt)).await {
+            Ok(result) => result,
+            Err(_) => Err(error(
+                ErrorKind::Timeout,
+                format!("no complete response within {} ms", limits.timeout.as_millis()),
+            )),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        if attempts <= limits.retries {
+            if let Some(wait) = retry_wait(&ctx.settings, &result, &attempt, attempts) {
+                // Unfinished (issue: fetching): the wait still holds this task's fetch slot.
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        }
+        let (body, error) = match result {
+            Ok(body) => (body, None),
+            Err(error) => (Bytes::new(), Some(error)),
+        };
+        return FetchOutcome {
+            final_url: attempt.final_url.map(String::from),
+            response: attempt.response,
+            redirects: attempt.redirects,
+            body,
+            error,
+            attempts,
+            elapsed_ms,
+            fetched_at,
+            task,
+        };
+    }
+}
+
+/// How long to wait before the next attempt, or `None` when the result is final.
+/// Connect errors, timeouts, 429, 500, 502, 503 and 504 are retried, with exponential
+/// backoff and full jitter, or after the server's Retry-After when it is short enough.
+fn retry_wait(
+    settings: &FetcherSettings,
+    result: &Result<Bytes, RecordError>,
+    attempt: &Attempt,
+    attempts: u32,
+) -> Option<Duration> {
+    let retryable = match result {
+        Err(e) => matches!(e.kind, ErrorKind::Connect | ErrorKind::Timeout),
+        Ok(_) => attempt
+            .response
+            .as_ref()
+            .is_some_and(|r| matches!(r.status, 429 | 500 | 502 | 503 | 504)),
+    };
+    if !retryable {
+        return None;
+    }
+    if let Some(after) = attempt.retry_after {
+        return (after.as_millis() as u64 <= settings.max_retry_after).then_some(after);
+    }
+    let ceiling = settings
+        .backoff_base_ms
+        .saturating_mul(1u64 << (attempts - 1).min(20))
+        .min(settings.backoff_max_ms);
+    Some(Duration::from_millis(fastrand::u64(0..=ceiling)))
+}
+
+/// One attempt: request, follow redirects, read the body.
+async fn run_attempt(ctx: &RequestContext, task: &FetchTask, attempt: &mut Attempt) -> Result<Bytes, RecordError> {
+    let settings = &ctx.settings;
+    let options = &task.job.options;
+    let mut url = task.target.clone();
+    let mut visited = HashSet::from([url.clone()]);
+    loop {
+        let addr = ctx.guard.resolve(&url).await?;
+        let same_origin = url.origin() == task.target.origin();
+        let mut request = ctx
+            .client
+            .get(url.as_str())
+            .address(addr)
+            .insert_header((header::USER_AGENT, options.user_agent.as_deref().unwrap_or(&settings.user_agent)));
+        for (name, value) in &options.headers {
+            let credential = name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie");
+            if same_origin || !credential {
+                request = request.insert_header((name.as_str(), value.as_str()));
+            }
+        }
+        let mut response = request.send().await.map_err(|e| send_error(e, settings))?;
+        let status = response.status().as_u16();
+        attempt.response = Some(head(status, response.headers()));
+        attempt.final_url = Some(url.clone());
+        attempt.retry_after = retry_after(response.headers());
+
+        let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok());
+        if let (true, Some(location)) = (response.status().is_redirection(), location) {
+            if settings.max_redirects > 0 {
+                let hops = attempt.redirects.len() as u32;
+                if hops == settings.max_redirects {
+                    return Err(error(ErrorKind::Redirect, format!("more than {hops} redirects")));
+                }
+                let next = url.join(location).map_err(|e| {
+                    error(ErrorKind::Redirect, format!("redirect to an invalid location {location:?}: {e}"))
+                })?;
+                if !matches!(next.scheme(), "http" | "https") {
+                    return Err(error(ErrorKind::Redirect, format!("redirect to a non-http(s) URL {next}")));
+                }
+                attempt.redirects.push(Redirect { url: url.to_string(), status });
+                if !visited.insert(next.clone()) {
+                    return Err(error(ErrorKind::Redirect, format!("redirect loop back to {next}")));
+                }
+                url = next;
+                continue;
+            }
+        }
+        return read_body(&mut response, settings.max_body_bytes).await;
+    }
+}
+
+/// Reads the body, refusing it up front when Content-Length is above `limit` and
+/// stopping the moment the bytes read pass it.
+async fn read_body<S>(response: &mut awc::ClientResponse<S>, limit: u64) -> Result<Bytes, RecordError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
+{
+    let too_large = || error(ErrorKind::BodyTooLarge, format!("the body is larger than {limit} bytes"));
+    let declared = response
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut body = BytesMut::with_capacity(declared.unwrap_or(8 * 1024).min(limit) as usize);
+    while let Some(chunk) = response.next().await {
+        let chunk = chunk.map_err(|e| error(ErrorKind::Protocol, format!("the body broke off: {e}")))?;
+        if (body.len() + chunk.len()) as u64 > limit {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn head(status: u16, headers: &HeaderMap) -> ResponseHead {
+    ResponseHead {
+        status,
+        content_type: headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        headers: headers
+            .iter()
+            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .collect(),
+    }
+}
+
+/// A Retry-After given in seconds. (HTTP-date forms are not read yet.)
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let seconds = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds))
+}
+
+fn error(kind: ErrorKind, message: impl Into<String>) -> RecordError {
+    RecordError { kind, message: message.into() }
+}
+
+/// Maps awc's send errors onto the contract's kinds.
+fn send_error(e: SendRequestError, settings: &FetcherSettings) -> RecordError {
+    match e {
+        SendRequestError::Url(e) => error(ErrorKind::InvalidUrl, format!("invalid URL: {e}")),
+        SendRequestError::Connect(ConnectError::Timeout) => error(
+            ErrorKind::Connect,
+            format!("no connection within {} ms", settings.connect_timeout_ms),
+        ),
+        SendRequestError::Connect(
+            e @ (ConnectError::Resolver(_) | ConnectError::NoRecords | ConnectError::Unresolved),
+        ) => error(ErrorKind::Dns, format!("cannot resolve the host: {e}")),
+        SendRequestError::Connect(ConnectError::SslIsNotSupported) => {
+            error(ErrorKind::Tls, "TLS is not supported by this build")
+        }
+        SendRequestError::Connect(ConnectError::Io(e))
+            if e.get_ref().is_some_and(|inner| inner.is::<rustls::Error>()) =>
+        {
+            error(ErrorKind::Tls, format!("TLS handshake failed: {e}"))
+        }
+        SendRequestError::Connect(e) => error(ErrorKind::Connect, format!("cannot connect: {e}")),
+        SendRequestError::Timeout => error(
+            ErrorKind::Timeout,
+            format!("no response within {} ms", settings.timeout_ms),
+        ),
+        e => error(ErrorKind::Protocol, format!("the exchange failed: {e}")),
+    }
+}
