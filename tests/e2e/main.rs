@@ -1,1 +1,10 @@
-//! End-to-end tests (being written).
+mod cancel;
+mod config;
+mod errors;
+mod helpers;
+mod jobs;
+mod recovery;
+mod results;
+mod scale;
+mod security;
+mod submit;
