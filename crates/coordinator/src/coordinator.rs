@@ -31,7 +31,7 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// The recipients of one fetcher.
 #[derive(Clone)]
-pub struct FetcherLinks {
+pub struct FetcherHandle {
     /// Takes assigned tasks.
     pub assign: Recipient<AssignTasks>,
     /// Aborts a cancelled job's requests.
@@ -42,7 +42,7 @@ pub struct FetcherLinks {
 #[derive(Clone)]
 pub struct CoordinatorLinks {
     /// Every fetcher, by index.
-    pub fetchers: Vec<FetcherLinks>,
+    pub fetchers: Vec<FetcherHandle>,
     /// The store writer: marks jobs running.
     pub mark_started: Recipient<MarkStarted>,
     /// The store writer: finishes cancellations.

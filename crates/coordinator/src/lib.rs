@@ -13,4 +13,4 @@ pub mod coordinator;
 mod hosts;
 mod queue;
 
-pub use coordinator::{Coordinator, CoordinatorLinks, FetcherLinks, Shutdown};
+pub use coordinator::{Coordinator, CoordinatorLinks, FetcherHandle, Shutdown};

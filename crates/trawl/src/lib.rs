@@ -1,1 +1,14 @@
-//! (being written)
+//! The `trawl` binary's library: the [`Application`] that wires the actors, the store
+//! and the admin API together, so tests can build it exactly as `trawl serve` does.
+//!
+//! # Layout
+//! - [`app`]: [`Application::build`] and the graceful shutdown.
+//! - [`cli`]: the command line.
+//! - [`telemetry`]: logging set-up.
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod cli;
+pub mod telemetry;
+
+pub use app::Application;

@@ -1,0 +1,124 @@
+//! [`Application`]: one process running the whole local pipeline.
+//!
+//! ```text
+//! HTTP -> api -> StoreWriter (commit) -> Coordinator -> Fetcher x K -> Processor x P
+//!                    ^                                      |
+//!                    +---------- StoreRecords (batched) ----+
+//! ```
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use actix::{Addr, AsyncContext, Context, SyncArbiter};
+use actix_web::dev::Server;
+use anyhow::Context as _;
+use trawl_api::ApiState;
+use trawl_coordinator::{Coordinator, CoordinatorLinks, FetcherHandle, Shutdown};
+use trawl_core::Settings;
+use trawl_fetcher::{Fetcher, FetcherLinks};
+use trawl_processor::Processor;
+use trawl_store::{Flush, Store, StoreWriter};
+
+/// The running service: store, actors and the bound admin API.
+pub struct Application {
+    server: Server,
+    local_addr: SocketAddr,
+    coordinator: Addr<Coordinator>,
+    writer: Addr<StoreWriter>,
+    shutting_down: Arc<AtomicBool>,
+}
+
+impl Application {
+    /// Opens the store, starts every actor and binds the API. Call inside an actix
+    /// `System`. Unfinished jobs in the store resume at once.
+    pub fn build(settings: Settings) -> anyhow::Result<Application> {
+        let path = settings.store.sqlite_path().context("store.url must be sqlite://PATH")?;
+        let store = Store::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
+
+        // The coordinator's address exists before it starts, so the writer and the
+        // fetchers, which it needs, can be given their way back to it.
+        let coordinator_context = Context::<Coordinator>::new();
+        let coordinator_addr = coordinator_context.address();
+        let writer = StoreWriter::start(&store, coordinator_addr.clone().recipient())?;
+        let processor_settings = settings.processor.clone();
+        let processor =
+            SyncArbiter::start(settings.processor.actors, move || Processor::new(processor_settings.clone()));
+        let fetchers: Vec<Addr<Fetcher>> = (0..settings.fetcher.actors)
+            .map(|index| {
+                let links = FetcherLinks {
+                    coordinator: coordinator_addr.clone().recipient(),
+                    processor: processor.clone().recipient(),
+                    store: writer.clone().recipient(),
+                };
+                Fetcher::start_on_own_thread(index, settings.fetcher.clone(), links)
+            })
+            .collect();
+        let links = CoordinatorLinks {
+            fetchers: fetchers
+                .iter()
+                .map(|f| FetcherHandle { assign: f.clone().recipient(), abort: f.clone().recipient() })
+                .collect(),
+            mark_started: writer.clone().recipient(),
+            finish_cancelled: writer.clone().recipient(),
+            store_records: writer.clone().recipient(),
+        };
+        let coordinator = coordinator_context.run(Coordinator::new(settings.fetcher.clone(), store.clone(), links));
+
+        let listener = TcpListener::bind(settings.bind_addr())
+            .with_context(|| format!("cannot listen on {}", settings.api.bind))?;
+        let local_addr = listener.local_addr()?;
+        let shutting_down = Arc::new(AtomicBool::new(false));
+        let state = ApiState {
+            settings: Arc::new(settings.api.clone()),
+            store,
+            writer: writer.clone(),
+            accepted: coordinator.clone().recipient(),
+            cancel: coordinator.clone().recipient(),
+            shutting_down: shutting_down.clone(),
+        };
+        let server = trawl_api::build_server(state, listener)?;
+        tracing::info!(
+            %local_addr,
+            store = %path.display(),
+            fetchers = settings.fetcher.actors,
+            concurrency = settings.fetcher.concurrency,
+            processors = settings.processor.actors,
+            "trawl is up"
+        );
+        Ok(Application { server, local_addr, coordinator, writer, shutting_down })
+    }
+
+    /// The address the API listens on (its port is the real one when bound to port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: the API answers 503,
+    /// no new request starts, in-flight requests get `fetcher.shutdown_grace_ms` to
+    /// finish and be committed, and whatever is left resumes at the next start.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let handle = self.server.handle();
+        let server = actix_rt::spawn(self.server);
+        wait_for_signal().await?;
+        tracing::info!("shutting down: draining in-flight requests");
+        self.shutting_down.store(true, Ordering::Relaxed);
+        self.coordinator.send(Shutdown).await.context("coordinator stopped early")?;
+        self.writer.send(Flush).await.context("store writer stopped early")?;
+        handle.stop(true).await;
+        let _ = server.await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+    tokio::select! {
+        _ = terminate.recv() => {},
+        _ = interrupt.recv() => {},
+    }
+    Ok(())
+}
