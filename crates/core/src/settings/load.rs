@@ -183,6 +183,20 @@ mod tests {
     }
 
     #[test]
+    fn default_toml_documents_every_key_with_its_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/default.toml");
+        let settings = load(Some(&path), Vec::new()).unwrap();
+        assert_eq!(settings, Settings::default());
+        let file: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        for (section, keys) in known_keys() {
+            let table = file[&section].as_table().unwrap_or_else(|| panic!("[{section}] missing"));
+            for key in keys {
+                assert!(table.contains_key(&key), "{section}.{key} is not in configs/default.toml");
+            }
+        }
+    }
+
+    #[test]
     fn every_bad_key_is_named_at_once() {
         let err = load(
             None,
