@@ -1,1 +1,36 @@
-//! (being written)
+//! Trawl's processor: turns the raw outcome of a fetch into the record of the contract.
+//!
+//! A [`Processor`] actor runs on a `SyncArbiter` (parsing is CPU work) and answers a
+//! [`ProcessBatch`](trawl_core::fetch::ProcessBatch) with one stored record per outcome.
+//! The work itself is the plain function [`process`]: decode the body, keep a JSON body
+//! as its original text, read what an HTML page says about itself in one streaming
+//! pass, and evaluate the job's extraction rules, compiled once per job
+//! ([`CompiledRules`]). The API calls [`CompiledRules::compile`] to reject a bad rule at
+//! submission time.
+//!
+//! # Layout
+//! - [`processor`](Processor): the actor, with its per-job cache of compiled rules.
+//! - `record`: [`process`], which assembles a record from an outcome.
+//! - `decode`: content types, charset detection (header, BOM, `<meta>`) and decoding.
+//! - `json`: validation of JSON bodies, kept as raw text, with a nesting guard.
+//! - `html`: the single lol_html pass: summary, links, visible text and CSS rules.
+//! - `rules`: extraction rules, compiled and evaluated; [`RuleError`].
+//! - `text`: entity decoding and whitespace collapsing shared by the above.
+//!
+//! Every oddity that does not fail a fetch becomes a note on the record; the codes are
+//! `undecodable_bytes`, `invalid_json`, `json_too_deep`, `html_parse_error`,
+//! `text_truncated`, `body_base64`, `body_truncated`, `extract_truncated` and
+//! `invalid_rule`.
+#![deny(missing_docs)]
+
+mod decode;
+mod html;
+mod json;
+mod processor;
+mod record;
+mod rules;
+mod text;
+
+pub use processor::Processor;
+pub use record::process;
+pub use rules::{CompiledRules, RuleError};

@@ -1,0 +1,175 @@
+//! The processor actor: runs on a `SyncArbiter` (P threads, `processor.actors`) because
+//! turning responses into records is CPU work, and answers each batch with one stored
+//! record per outcome, in order.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use actix::{Actor, Handler, MessageResult, SyncContext};
+use trawl_core::fetch::ProcessBatch;
+use trawl_core::job::{JobContext, JobKey};
+use trawl_core::settings::ProcessorSettings;
+
+use crate::record::process;
+use crate::rules::CompiledRules;
+
+/// Jobs whose compiled rules one processor thread keeps. Jobs run a few at a time, so
+/// a small cache is hit almost always; the oldest entry goes first.
+const RULES_CACHE_JOBS: usize = 64;
+
+/// Turns fetch outcomes into stored records.
+pub struct Processor {
+    settings: ProcessorSettings,
+    rules: RulesCache,
+}
+
+impl Processor {
+    /// A processor with these settings; start it with `SyncArbiter::start`.
+    pub fn new(settings: ProcessorSettings) -> Self {
+        Processor {
+            settings,
+            rules: RulesCache::default(),
+        }
+    }
+}
+
+impl Actor for Processor {
+    type Context = SyncContext<Self>;
+}
+
+impl Handler<ProcessBatch> for Processor {
+    type Result = MessageResult<ProcessBatch>;
+
+    fn handle(&mut self, batch: ProcessBatch, _: &mut Self::Context) -> Self::Result {
+        let records = batch
+            .outcomes
+            .into_iter()
+            .map(|outcome| {
+                let job = outcome.task.job.key;
+                let rules = self.rules.get(&outcome.task.job);
+                process(outcome, &rules, &self.settings).to_stored(job)
+            })
+            .collect();
+        MessageResult(records)
+    }
+}
+
+/// Compiled rules by job, so a job's rules compile once, not once per record.
+#[derive(Default)]
+struct RulesCache {
+    by_job: HashMap<JobKey, Arc<CompiledRules>>,
+    /// Jobs in insertion order, oldest first.
+    order: VecDeque<JobKey>,
+}
+
+impl RulesCache {
+    fn get(&mut self, job: &JobContext) -> Arc<CompiledRules> {
+        if let Some(rules) = self.by_job.get(&job.key) {
+            return Arc::clone(rules);
+        }
+        if self.order.len() == RULES_CACHE_JOBS {
+            if let Some(oldest) = self.order.pop_front() {
+                self.by_job.remove(&oldest);
+            }
+        }
+        // The API rejected invalid rules at submission; a job stored before a rule became
+        // invalid still gets its records, with null values and a note.
+        let rules = Arc::new(CompiledRules::compile_lenient(&job.options.extract));
+        self.by_job.insert(job.key, Arc::clone(&rules));
+        self.order.push_back(job.key);
+        rules
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix::SyncArbiter;
+    use trawl_core::fetch::{host_key, FetchOutcome, FetchTask, ResponseHead};
+    use trawl_core::job::{ExtractRule, JobOptions};
+    use url::Url;
+
+    use super::*;
+
+    fn outcome(job: &Arc<JobContext>, seq: u64, body: &str) -> FetchOutcome {
+        let target = Url::parse("http://a.example/").unwrap();
+        FetchOutcome {
+            task: FetchTask {
+                job: Arc::clone(job),
+                seq,
+                url: target.to_string(),
+                host: host_key(&target).unwrap(),
+                target,
+                reference: None,
+            },
+            response: Some(ResponseHead {
+                status: 200,
+                content_type: Some("text/html".into()),
+                headers: Vec::new(),
+            }),
+            body: body.to_owned().into(),
+            error: None,
+            attempts: 1,
+            elapsed_ms: 1,
+            fetched_at: "2026-11-25T10:00:00Z".into(),
+            final_url: None,
+            redirects: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_batch_answers_one_stored_record_per_outcome_in_order() {
+        let options = JobOptions {
+            extract: [(
+                "h".to_owned(),
+                ExtractRule {
+                    css: Some("h1".into()),
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            ..Default::default()
+        };
+        let job = Arc::new(JobContext {
+            key: 9,
+            id: "j".into(),
+            options,
+        });
+        let outcomes = (0..5)
+            .map(|i| outcome(&job, i, &format!("<h1>n{i}</h1>")))
+            .collect();
+        let records = actix::System::new().block_on(async move {
+            let processor = SyncArbiter::start(2, || Processor::new(ProcessorSettings::default()));
+            processor.send(ProcessBatch { outcomes }).await.unwrap()
+        });
+        assert_eq!(records.len(), 5);
+        for (i, record) in records.iter().enumerate() {
+            assert_eq!((record.job, record.seq, record.ok), (9, i as u64, true));
+            assert!(
+                record
+                    .json
+                    .contains(&format!("\"extract\":{{\"h\":\"n{i}\"}}")),
+                "{}",
+                record.json
+            );
+        }
+    }
+
+    #[test]
+    fn the_rules_cache_is_bounded_and_keeps_recent_jobs() {
+        let mut cache = RulesCache::default();
+        let jobs: Vec<JobContext> = (0..RULES_CACHE_JOBS as i64 + 3)
+            .map(|key| JobContext {
+                key,
+                id: key.to_string(),
+                options: JobOptions::default(),
+            })
+            .collect();
+        for job in &jobs {
+            cache.get(job);
+        }
+        assert_eq!(cache.by_job.len(), RULES_CACHE_JOBS);
+        assert!(!cache.by_job.contains_key(&0));
+        let last = jobs.last().unwrap();
+        assert!(Arc::ptr_eq(&cache.get(last), &cache.get(last)));
+    }
+}

@@ -1,0 +1,213 @@
+//! Text helpers shared by the HTML pass and the record: HTML character references
+//! (lol_html hands out raw source text, entities included), whitespace collapsing with a
+//! byte cap, and truncation on a char boundary.
+
+use std::borrow::Cow;
+
+/// `s` with its HTML character references decoded: numeric ones and the named ones
+/// that real pages use; an unknown or malformed reference is kept as written.
+pub(crate) fn decode_entities(s: &str) -> Cow<'_, str> {
+    if !s.contains('&') {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        rest = &rest[amp..];
+        match reference(rest) {
+            Some((c, len)) => {
+                out.push(c);
+                rest = &rest[len..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// The character a reference at the start of `s` (which starts with `&`) stands for, and
+/// the reference's length including an optional `;`.
+fn reference(s: &str) -> Option<(char, usize)> {
+    let body = &s[1..];
+    if let Some(num) = body.strip_prefix('#') {
+        let (digits, radix, skip) = match num.strip_prefix(['x', 'X']) {
+            Some(hex) => (hex, 16, 3),
+            None => (num, 10, 2),
+        };
+        let len = digits
+            .bytes()
+            .take_while(|b| (*b as char).is_digit(radix))
+            .count();
+        if len == 0 || len > 8 {
+            return None;
+        }
+        let code = u32::from_str_radix(&digits[..len], radix).ok()?;
+        let c = char::from_u32(code)
+            .filter(|c| *c != '\0')
+            .unwrap_or('\u{FFFD}');
+        let semi = usize::from(digits[len..].starts_with(';'));
+        return Some((c, skip + len + semi));
+    }
+    let len = body.bytes().take_while(u8::is_ascii_alphanumeric).count();
+    let name = &body[..len];
+    let c = match name {
+        "amp" | "AMP" => '&',
+        "lt" | "LT" => '<',
+        "gt" | "GT" => '>',
+        "quot" | "QUOT" => '"',
+        "apos" => '\'',
+        "hellip" => '…',
+        "ndash" => '–',
+        "mdash" => '—',
+        "lsquo" => '‘',
+        "rsquo" => '’',
+        "ldquo" => '“',
+        "rdquo" => '”',
+        "euro" => '€',
+        "trade" => '™',
+        "bull" => '•',
+        _ => LATIN1
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| char::from_u32(0xA0 + i as u32))?,
+    };
+    let semi = usize::from(body[len..].starts_with(';'));
+    Some((c, 1 + len + semi))
+}
+
+/// The named references of U+00A0..=U+00FF, in code point order.
+const LATIN1: [&str; 96] = [
+    "nbsp", "iexcl", "cent", "pound", "curren", "yen", "brvbar", "sect", "uml", "copy", "ordf",
+    "laquo", "not", "shy", "reg", "macr", "deg", "plusmn", "sup2", "sup3", "acute", "micro",
+    "para", "middot", "cedil", "sup1", "ordm", "raquo", "frac14", "frac12", "frac34", "iquest",
+    "Agrave", "Aacute", "Acirc", "Atilde", "Auml", "Aring", "AElig", "Ccedil", "Egrave", "Eacute",
+    "Ecirc", "Euml", "Igrave", "Iacute", "Icirc", "Iuml", "ETH", "Ntilde", "Ograve", "Oacute",
+    "Ocirc", "Otilde", "Ouml", "times", "Oslash", "Ugrave", "Uacute", "Ucirc", "Uuml", "Yacute",
+    "THORN", "szlig", "agrave", "aacute", "acirc", "atilde", "auml", "aring", "aelig", "ccedil",
+    "egrave", "eacute", "ecirc", "euml", "igrave", "iacute", "icirc", "iuml", "eth", "ntilde",
+    "ograve", "oacute", "ocirc", "otilde", "ouml", "divide", "oslash", "ugrave", "uacute", "ucirc",
+    "uuml", "yacute", "thorn", "yuml",
+];
+
+/// Builds whitespace-collapsed, trimmed text from pieces, stopping at a byte cap.
+#[derive(Debug)]
+pub(crate) struct Collapser {
+    out: String,
+    /// Whitespace was seen since the last word: a space goes before the next one.
+    pending_space: bool,
+    cap: usize,
+    truncated: bool,
+}
+
+impl Collapser {
+    /// An empty collapser that keeps at most `cap` bytes.
+    pub(crate) fn new(cap: usize) -> Self {
+        Collapser {
+            out: String::new(),
+            pending_space: false,
+            cap,
+            truncated: false,
+        }
+    }
+
+    /// Appends `piece`, collapsing whitespace runs (across pieces too) to one space.
+    pub(crate) fn push(&mut self, piece: &str) {
+        if self.truncated {
+            return;
+        }
+        let mut words = piece.split(char::is_whitespace);
+        let first = words.next().unwrap_or_default();
+        self.word(first);
+        for word in words {
+            self.pending_space = true;
+            self.word(word);
+        }
+    }
+
+    /// Marks a word boundary (a block element), as whitespace would.
+    pub(crate) fn separate(&mut self) {
+        self.pending_space = true;
+    }
+
+    fn word(&mut self, word: &str) {
+        if word.is_empty() || self.truncated {
+            return;
+        }
+        let space = self.pending_space && !self.out.is_empty();
+        let needed = word.len() + usize::from(space);
+        if self.out.len() + needed > self.cap {
+            self.truncated = true;
+            let room = self.cap.saturating_sub(self.out.len() + usize::from(space));
+            let cut = floor_char_boundary(word, room);
+            if cut > 0 {
+                if space {
+                    self.out.push(' ');
+                }
+                self.out.push_str(&word[..cut]);
+            }
+            return;
+        }
+        if space {
+            self.out.push(' ');
+        }
+        self.out.push_str(word);
+        self.pending_space = false;
+    }
+
+    /// The text, and whether the cap cut it.
+    pub(crate) fn finish(self) -> (String, bool) {
+        (self.out, self.truncated)
+    }
+}
+
+/// The largest index `<= at` that is a char boundary of `s`.
+pub(crate) fn floor_char_boundary(s: &str, at: usize) -> usize {
+    if at >= s.len() {
+        return s.len();
+    }
+    (0..=at).rev().find(|i| s.is_char_boundary(*i)).unwrap_or(0)
+}
+
+/// `s` collapsed and trimmed, without a cap.
+pub(crate) fn collapse(s: &str) -> String {
+    let mut collapser = Collapser::new(usize::MAX);
+    collapser.push(s);
+    collapser.finish().0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entities_decode_named_and_numeric_and_keep_unknown() {
+        assert_eq!(
+            decode_entities("a &amp; b &lt;&#65;&#x42;&#x43 &bogus; & x"),
+            "a & b <ABC &bogus; & x"
+        );
+        assert!(matches!(decode_entities("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn collapser_collapses_across_pieces_and_trims() {
+        let mut c = Collapser::new(100);
+        c.push("  Hello \n");
+        c.push("\tworld");
+        c.push("!  ");
+        assert_eq!(c.finish(), ("Hello world!".to_owned(), false));
+    }
+
+    #[test]
+    fn collapser_cuts_on_a_char_boundary() {
+        let mut c = Collapser::new(7);
+        c.push("ab ééé");
+        let (text, truncated) = c.finish();
+        assert!(truncated);
+        assert_eq!(text, "ab éé");
+    }
+}
