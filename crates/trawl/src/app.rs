@@ -18,6 +18,7 @@ use trawl_coordinator::{Coordinator, CoordinatorLinks, FetcherHandle, Shutdown};
 use trawl_core::Settings;
 use trawl_fetcher::{Fetcher, FetcherLinks};
 use trawl_processor::Processor;
+use tokio::sync::Notify;
 use trawl_store::{Flush, Store, StoreWriter};
 
 /// The running service: store, actors and the bound admin API.
@@ -27,6 +28,18 @@ pub struct Application {
     coordinator: Addr<Coordinator>,
     writer: Addr<StoreWriter>,
     shutting_down: Arc<AtomicBool>,
+    stop_requested: Arc<Notify>,
+}
+
+/// Asks a running [`Application`] to shut down as a signal would.
+#[derive(Clone)]
+pub struct Stopper(Arc<Notify>);
+
+impl Stopper {
+    /// Starts the graceful shutdown.
+    pub fn stop(&self) {
+        self.0.notify_one();
+    }
 }
 
 impl Application {
@@ -86,7 +99,7 @@ impl Application {
             processors = settings.processor.actors,
             "trawl is up"
         );
-        Ok(Application { server, local_addr, coordinator, writer, shutting_down })
+        Ok(Application { server, local_addr, coordinator, writer, shutting_down, stop_requested: Arc::new(Notify::new()) })
     }
 
     /// The address the API listens on (its port is the real one when bound to port 0).
@@ -94,13 +107,21 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until SIGTERM or SIGINT, then shuts down gracefully: the API answers 503,
+    /// A handle that shuts the application down without a signal.
+    pub fn stopper(&self) -> Stopper {
+        Stopper(self.stop_requested.clone())
+    }
+
+    /// Serves until SIGTERM, SIGINT or [`Stopper::stop`], then shuts down gracefully: the API answers 503,
     /// no new request starts, in-flight requests get `fetcher.shutdown_grace_ms` to
     /// finish and be committed, and whatever is left resumes at the next start.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let server = actix_rt::spawn(self.server);
-        wait_for_signal().await?;
+        tokio::select! {
+            signal = wait_for_signal() => signal?,
+            _ = self.stop_requested.notified() => {},
+        }
         tracing::info!("shutting down: draining in-flight requests");
         self.shutting_down.store(true, Ordering::Relaxed);
         self.coordinator.send(Shutdown).await.context("coordinator stopped early")?;

@@ -1,0 +1,131 @@
+//! The client commands: talk to a running server over its API.
+
+use std::io::Write;
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
+use awc::http::header;
+use futures_util::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+use crate::cli::{ResultsFormat, ServerArgs};
+
+/// How often `--wait` asks for progress.
+const POLL: Duration = Duration::from_millis(500);
+
+/// An API client for one server.
+pub struct Client {
+    http: awc::Client,
+    base: String,
+    api_key: Option<String>,
+}
+
+impl Client {
+    /// A client for `server`.
+    pub fn new(server: &ServerArgs) -> Client {
+        Client {
+            // Large submissions and long exports: no overall deadline.
+            http: awc::Client::builder().timeout(Duration::from_secs(3600)).finish(),
+            base: server.server.trim_end_matches('/').to_owned(),
+            api_key: server.api_key.clone(),
+        }
+    }
+
+    fn request(&self, method: awc::http::Method, path: &str) -> awc::ClientRequest {
+        let request = self.http.request(method, format!("{}{path}", self.base));
+        match &self.api_key {
+            Some(key) => request.insert_header((header::AUTHORIZATION, format!("Bearer {key}"))),
+            None => request,
+        }
+    }
+
+    async fn json(&self, request: awc::ClientRequest, body: Option<(&str, Vec<u8>)>) -> anyhow::Result<Value> {
+        let sent = match body {
+            Some((content_type, bytes)) => request.insert_header((header::CONTENT_TYPE, content_type)).send_body(bytes),
+            None => request.send(),
+        };
+        let mut response = sent.await.map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", self.base))?;
+        let bytes = response.body().limit(64 * 1024 * 1024).await.context("cannot read the answer")?;
+        let value: Value = serde_json::from_slice(&bytes).context("the server did not answer JSON")?;
+        if !response.status().is_success() {
+            let message = value["error"]["message"].as_str().unwrap_or("no message");
+            bail!("{} {}: {message}", response.status().as_u16(), value["error"]["code"].as_str().unwrap_or("error"));
+        }
+        Ok(value)
+    }
+
+    /// Submits the URLs of `file` and returns the job object.
+    pub async fn submit(&self, file: &Path, label: Option<&str>) -> anyhow::Result<Value> {
+        let bytes = read_input(file)?;
+        let is_json = file.extension().is_some_and(|e| e == "json");
+        let (content_type, body) = if is_json {
+            let mut submission: Value = serde_json::from_slice(&bytes).context("the file is not JSON")?;
+            if let Some(label) = label {
+                submission["label"] = label.into();
+            }
+            ("application/json", serde_json::to_vec(&submission)?)
+        } else if let Some(label) = label {
+            let text = String::from_utf8(bytes).context("the file is not UTF-8")?;
+            let urls: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
+            ("application/json", serde_json::to_vec(&serde_json::json!({"urls": urls, "label": label}))?)
+        } else {
+            ("text/plain", bytes)
+        };
+        self.json(self.request(awc::http::Method::POST, "/v1/jobs"), Some((content_type, body))).await
+    }
+
+    /// The job object of `id`.
+    pub async fn status(&self, id: &str) -> anyhow::Result<Value> {
+        self.json(self.request(awc::http::Method::GET, &format!("/v1/jobs/{id}")), None).await
+    }
+
+    /// Polls `id` with a progress bar until it reaches a final state; returns it.
+    pub async fn wait(&self, id: &str) -> anyhow::Result<Value> {
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("{bar:40} {pos}/{len} URLs  {per_sec}  eta {eta}  {msg}")
+                .expect("the template is valid"),
+        );
+        loop {
+            let job = self.status(id).await?;
+            bar.set_length(job["total"].as_u64().unwrap_or(0));
+            bar.set_position(job["done"].as_u64().unwrap_or(0));
+            bar.set_message(format!("{} failed", job["failed"]));
+            if !matches!(job["state"].as_str(), Some("queued" | "running")) {
+                bar.finish();
+                return Ok(job);
+            }
+            actix_rt::time::sleep(POLL).await;
+        }
+    }
+
+    /// Streams the records of `id` to `out`.
+    pub async fn results(&self, id: &str, format: ResultsFormat, out: &mut impl Write) -> anyhow::Result<()> {
+        let path = format!("/v1/jobs/{id}/results?format={}", format.as_query());
+        let mut response = self
+            .request(awc::http::Method::GET, &path)
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", self.base))?;
+        if !response.status().is_success() {
+            let body = response.body().await.unwrap_or_default();
+            bail!("{}: {}", response.status(), String::from_utf8_lossy(&body));
+        }
+        while let Some(chunk) = response.next().await {
+            out.write_all(&chunk.context("the export broke off")?)?;
+        }
+        out.flush()?;
+        Ok(())
+    }
+}
+
+fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
+    if file == Path::new("-") {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+        Ok(bytes)
+    } else {
+        std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+    }
+}
