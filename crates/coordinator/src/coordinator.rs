@@ -7,14 +7,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, ResponseActFuture,
     WrapFuture,
 };
 use tokio::sync::oneshot;
-use trawl_core::fetch::{AbortJob, AssignTasks, TasksFinished};
+use trawl_core::fetch::{AbortJob, AssignTasks, PauseHost, TasksFinished};
 use trawl_core::job::{CancelJob, JobAccepted, JobContext, JobFinished, JobKey};
 use trawl_core::record::{ErrorKind, Record, StoreRecords};
 use trawl_core::settings::FetcherSettings;
@@ -28,6 +28,9 @@ const ROUND_QUANTUM: usize = 64;
 
 /// How often idle jobs are checked and dispatch is retried without a trigger.
 const TICK: Duration = Duration::from_secs(1);
+
+/// How soon dispatch looks again at a host held back by its request rate.
+const RATE_RECHECK: Duration = Duration::from_millis(20);
 
 /// The recipients of one fetcher.
 #[derive(Clone)]
@@ -65,6 +68,8 @@ pub struct Coordinator {
     /// Set on shutdown: no new dispatch; answered when every slot is free.
     draining: Option<oneshot::Sender<()>>,
     stopping: bool,
+    /// The earliest timer armed to dispatch again (a retry or pause ending).
+    wakeup: Option<Instant>,
 }
 
 impl Coordinator {
@@ -81,20 +86,23 @@ impl Coordinator {
             round_after: JobKey::MIN,
             draining: None,
             stopping: false,
+            wakeup: None,
         }
     }
 
     fn add_job(&mut self, job: Arc<JobContext>) {
-        let queue = JobQueue::new(job, self.settings.per_host_concurrency);
+        let queue = JobQueue::new(job, self.settings.per_host_concurrency, self.settings.per_host_rps);
         self.jobs.insert(queue.job.key, queue);
     }
 
     /// Assigns as many tasks as free slots and host turns allow, one job after another
     /// in rounds of [`ROUND_QUANTUM`] tasks.
-    fn dispatch(&mut self) {
+    fn dispatch(&mut self, ctx: &mut Context<Self>) {
         if self.stopping {
             return;
         }
+        let now = Instant::now();
+        let mut rate_limited = false;
         let mut assigned: Vec<Vec<trawl_core::fetch::FetchTask>> = vec![Vec::new(); self.free_slots.len()];
         let mut free: usize = self.free_slots.iter().sum();
         let mut progressed = true;
@@ -129,7 +137,8 @@ impl Coordinator {
                         continue;
                     }
                 }
-                let tasks = queue.take(free.min(ROUND_QUANTUM), &mut self.turns);
+                let (tasks, held_back) = queue.take(free.min(ROUND_QUANTUM), &mut self.turns, now);
+                rate_limited |= held_back;
                 if tasks.is_empty() {
                     continue;
                 }
@@ -151,6 +160,25 @@ impl Coordinator {
                 self.links.fetchers[fetcher].assign.do_send(AssignTasks { tasks });
             }
         }
+        let next_retry = self.jobs.values().filter_map(JobQueue::next_retry).min();
+        let next_rate_check = rate_limited.then(|| now + RATE_RECHECK);
+        if let Some(at) = [next_retry, self.turns.next_unpause(), next_rate_check].into_iter().flatten().min() {
+            self.wake_at(at, ctx);
+        }
+    }
+
+    /// Arms a timer to dispatch at `at`, unless one is armed for no later.
+    fn wake_at(&mut self, at: Instant, ctx: &mut Context<Self>) {
+        if self.wakeup.is_some_and(|armed| armed <= at) {
+            return;
+        }
+        self.wakeup = Some(at);
+        ctx.run_later(at.saturating_duration_since(Instant::now()), move |coordinator, ctx| {
+            if coordinator.wakeup == Some(at) {
+                coordinator.wakeup = None;
+            }
+            coordinator.dispatch(ctx);
+        });
     }
 
     /// Jobs with nothing left in flight or buffered but no completion yet lost a record
@@ -181,33 +209,37 @@ impl Actor for Coordinator {
             }
             Err(error) => tracing::error!(%error, "cannot read unfinished jobs"),
         }
-        ctx.run_interval(TICK, |coordinator, _| {
+        ctx.run_interval(TICK, |coordinator, ctx| {
             coordinator.rescan_idle_jobs();
-            coordinator.dispatch();
+            coordinator.turns.forget_idle();
+            coordinator.dispatch(ctx);
         });
-        self.dispatch();
+        self.dispatch(ctx);
     }
 }
 
 impl Handler<JobAccepted> for Coordinator {
     type Result = ();
 
-    fn handle(&mut self, msg: JobAccepted, _: &mut Self::Context) {
+    fn handle(&mut self, msg: JobAccepted, ctx: &mut Self::Context) {
         tracing::info!(job = %msg.job.id, "job accepted");
         self.add_job(msg.job);
-        self.dispatch();
+        self.dispatch(ctx);
     }
 }
 
 impl Handler<TasksFinished> for Coordinator {
     type Result = ();
 
-    fn handle(&mut self, msg: TasksFinished, _: &mut Self::Context) {
+    fn handle(&mut self, msg: TasksFinished, ctx: &mut Self::Context) {
         self.free_slots[msg.fetcher] += msg.slots.len();
-        for slot in &msg.slots {
+        for slot in msg.slots {
             self.turns.release(&slot.host);
             if let Some(queue) = self.jobs.get_mut(&slot.job) {
                 queue.in_flight -= 1;
+                if let Some(retry) = slot.retry {
+                    queue.retry_later(retry);
+                }
             }
         }
         if self.draining.is_some() && self.all_slots_free() {
@@ -215,7 +247,17 @@ impl Handler<TasksFinished> for Coordinator {
                 let _ = done.send(());
             }
         }
-        self.dispatch();
+        self.dispatch(ctx);
+    }
+}
+
+impl Handler<PauseHost> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, msg: PauseHost, ctx: &mut Self::Context) {
+        tracing::debug!(host = %msg.host, "host asked for a pause (Retry-After)");
+        self.turns.pause(msg.host, msg.until);
+        self.wake_at(msg.until, ctx);
     }
 }
 

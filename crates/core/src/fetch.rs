@@ -2,6 +2,7 @@
 //! coordinator, the fetchers and the processor.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use actix::Message;
 use bytes::Bytes;
@@ -35,6 +36,8 @@ pub struct FetchTask {
     pub reference: Option<String>,
     /// The politeness key of `target`.
     pub host: HostKey,
+    /// Attempts already made: a retry carries its count from one dispatch to the next.
+    pub attempts: u32,
 }
 
 /// The head of the final response.
@@ -97,6 +100,29 @@ pub struct FreedSlot {
     pub job: JobKey,
     /// The task's host.
     pub host: HostKey,
+    /// Set when the task must be tried again: it waits for its backoff in the
+    /// coordinator, holding no fetch slot.
+    pub retry: Option<Retry>,
+}
+
+/// A task to dispatch again once its backoff is over.
+#[derive(Debug, Clone)]
+pub struct Retry {
+    /// The task, its `attempts` counting the attempts made so far.
+    pub task: FetchTask,
+    /// Not to be dispatched before this instant.
+    pub not_before: Instant,
+}
+
+/// A host answered 429 or 503 with a Retry-After: no request may start to it before
+/// `until`. Sent by a fetcher to the coordinator.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct PauseHost {
+    /// The host.
+    pub host: HostKey,
+    /// End of the pause (already capped by `fetcher.max_retry_after`).
+    pub until: Instant,
 }
 
 /// These tasks left their fetch slots: their records are committed, or they were

@@ -11,16 +11,18 @@ use std::collections::HashMap;
 use std::mem;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapFuture};
-use trawl_core::fetch::{AbortJob, AssignTasks, FetchOutcome, FreedSlot, ProcessBatch, TasksFinished};
+use trawl_core::fetch::{
+    AbortJob, AssignTasks, FetchOutcome, FreedSlot, PauseHost, ProcessBatch, Retry, TasksFinished,
+};
 use trawl_core::job::JobKey;
 use trawl_core::record::StoreRecords;
 use trawl_core::settings::FetcherSettings;
 
 use crate::guard::Guard;
-use crate::request::{fetch, RequestContext};
+use crate::request::{fetch, Fetched, RequestContext};
 
 /// Outcomes handed to the processor in one batch, at most.
 const BATCH: usize = 64;
@@ -33,6 +35,8 @@ const BATCH_WAIT: Duration = Duration::from_millis(5);
 pub struct FetcherLinks {
     /// The coordinator, told when slots free up.
     pub coordinator: Recipient<TasksFinished>,
+    /// The coordinator, told when a host asks for a pause.
+    pub pause_host: Recipient<PauseHost>,
     /// The processor pool.
     pub processor: Recipient<ProcessBatch>,
     /// The store writer.
@@ -88,6 +92,35 @@ impl Fetcher {
     }
 }
 
+impl Fetcher {
+    /// A dispatch ended: a retry goes straight back to the coordinator (its slot is
+    /// free at once); a finished outcome joins the batch for the processor.
+    fn on_fetched(&mut self, fetched: Fetched, host_pause: Option<Duration>) {
+        if let Some(pause) = host_pause {
+            let host = match &fetched {
+                Fetched::Done(outcome) => outcome.task.host.clone(),
+                Fetched::Retry { task, .. } => task.host.clone(),
+            };
+            self.links.pause_host.do_send(PauseHost { host, until: Instant::now() + pause });
+        }
+        match fetched {
+            Fetched::Retry { task, wait } => {
+                let slot = FreedSlot {
+                    retry: Some(Retry { task: task.clone(), not_before: Instant::now() + wait }),
+                    ..slot_of(&task)
+                };
+                self.links.coordinator.do_send(TasksFinished { fetcher: self.index, slots: vec![slot] });
+            }
+            Fetched::Done(outcome) => {
+                self.finished.push(outcome);
+                if self.finished.len() >= BATCH {
+                    self.flush();
+                }
+            }
+        }
+    }
+}
+
 impl Actor for Fetcher {
     type Context = Context<Self>;
 
@@ -110,12 +143,9 @@ impl Handler<AssignTasks> for Fetcher {
             let key = (task.job.key, task.seq);
             let slot = slot_of(&task);
             let handle = ctx.spawn(fetch(requests.clone(), task).into_actor(self).map(
-                move |outcome, fetcher, _| {
+                move |(fetched, host_pause), fetcher, _| {
                     fetcher.in_flight.remove(&key);
-                    fetcher.finished.push(outcome);
-                    if fetcher.finished.len() >= BATCH {
-                        fetcher.flush();
-                    }
+                    fetcher.on_fetched(fetched, host_pause);
                 },
             ));
             self.in_flight.insert(key, (handle, slot));
@@ -144,7 +174,7 @@ impl Handler<AbortJob> for Fetcher {
 }
 
 fn slot_of(task: &trawl_core::fetch::FetchTask) -> FreedSlot {
-    FreedSlot { job: task.job.key, host: task.host.clone() }
+    FreedSlot { job: task.job.key, host: task.host.clone(), retry: None }
 }
 
 /// Builds the TLS configuration once per process: webpki's roots with ring.

@@ -5,9 +5,11 @@
 //! - [`fetcher`]: the [`Fetcher`] actor, its slots and the batching of outcomes.
 //! - [`request`]: one task's attempts, retries, redirects and body limit.
 //! - [`guard`]: the SSRF [`Guard`]: which addresses may be connected to.
+//! - `body`: content decoding, bounded so compression bombs stop at the limit.
 //! - `client`: the awc client (TLS, connection limits, deadlines).
 #![deny(missing_docs)]
 
+mod body;
 mod client;
 pub mod fetcher;
 pub mod guard;

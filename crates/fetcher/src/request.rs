@@ -15,6 +15,7 @@ use trawl_core::record::{ErrorKind, Redirect, RecordError};
 use trawl_core::settings::FetcherSettings;
 use url::Url;
 
+use crate::body;
 use crate::guard::Guard;
 
 /// What every request of one fetcher shares: its client, limits and guard.
@@ -52,68 +53,85 @@ struct Attempt {
     retry_after: Option<Duration>,
 }
 
-/// Fetches `task` to its end: every attempt, retry and redirect.
-pub(crate) async fn fetch(ctx: Rc<RequestContext>, task: FetchTask) -> FetchOutcome {
+/// How a dispatch of a task ended.
+pub(crate) enum Fetched {
+    /// The task is finished; its outcome goes on to the processor.
+    Done(FetchOutcome),
+    /// The attempt failed in a retryable way: dispatch the task again after `wait`
+    /// (it waits in the coordinator, holding no fetch slot).
+    Retry {
+        /// The task, its `attempts` counting this attempt.
+        task: FetchTask,
+        /// The backoff, or the server's Retry-After.
+        wait: Duration,
+    },
+}
+
+/// One attempt at `task`, with its deadline, redirects and body limit. Returns how it
+/// ended and, when the server answered 429 or 503 with a Retry-After, how long its host
+/// should rest (capped by `fetcher.max_retry_after`).
+pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetched, Option<Duration>) {
     let limits = Limits::of(&task, &ctx.settings);
-    let mut attempts = 0;
-    loop {
-        attempts += 1;
-        let fetched_at = clock::now();
-        let started = Instant::now();
-        let mut attempt = Attempt::default();
-        let result = match tokio::time::timeout(limits.timeout, run_attempt(&ctx, &task, &mut attempt)).await {
-            Ok(result) => result,
-            Err(_) => Err(error(
-                ErrorKind::Timeout,
-                format!("no complete response within {} ms", limits.timeout.as_millis()),
-            )),
-        };
-        let elapsed_ms = started.elapsed().as_millis() as u64;
-        if attempts <= limits.retries {
-            if let Some(wait) = retry_wait(&ctx.settings, &result, &attempt, attempts) {
-                // Unfinished (issue: fetching): the wait still holds this task's fetch slot.
-                tokio::time::sleep(wait).await;
-                continue;
-            }
+    task.attempts += 1;
+    let fetched_at = clock::now();
+    let started = Instant::now();
+    let mut attempt = Attempt::default();
+    let result = match tokio::time::timeout(limits.timeout, run_attempt(&ctx, &task, &mut attempt)).await {
+        Ok(result) => result,
+        Err(_) => Err(error(
+            ErrorKind::Timeout,
+            format!("no complete response within {} ms", limits.timeout.as_millis()),
+        )),
+    };
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let max_retry_after = Duration::from_millis(ctx.settings.max_retry_after);
+    let status = attempt.response.as_ref().map(|r| r.status);
+    let host_pause = attempt
+        .retry_after
+        .filter(|_| matches!(status, Some(429 | 503)))
+        .map(|after| after.min(max_retry_after));
+    if task.attempts <= limits.retries {
+        if let Some(wait) = retry_wait(&ctx.settings, &result, status, attempt.retry_after, task.attempts) {
+            return (Fetched::Retry { task, wait }, host_pause);
         }
-        let (body, error) = match result {
-            Ok(body) => (body, None),
-            Err(error) => (Bytes::new(), Some(error)),
-        };
-        return FetchOutcome {
-            final_url: attempt.final_url.map(String::from),
-            response: attempt.response,
-            redirects: attempt.redirects,
-            body,
-            error,
-            attempts,
-            elapsed_ms,
-            fetched_at,
-            task,
-        };
     }
+    let (body, error) = match result {
+        Ok(body) => (body, None),
+        Err(error) => (Bytes::new(), Some(error)),
+    };
+    let outcome = FetchOutcome {
+        final_url: attempt.final_url.map(String::from),
+        response: attempt.response,
+        redirects: attempt.redirects,
+        body,
+        error,
+        attempts: task.attempts,
+        elapsed_ms,
+        fetched_at,
+        task,
+    };
+    (Fetched::Done(outcome), host_pause)
 }
 
 /// How long to wait before the next attempt, or `None` when the result is final.
 /// Connect errors, timeouts, 429, 500, 502, 503 and 504 are retried, with exponential
-/// backoff and full jitter, or after the server's Retry-After when it is short enough.
+/// backoff and full jitter, or after the server's Retry-After when it is short enough
+/// (a longer one makes the status the result).
 fn retry_wait(
     settings: &FetcherSettings,
     result: &Result<Bytes, RecordError>,
-    attempt: &Attempt,
+    status: Option<u16>,
+    retry_after: Option<Duration>,
     attempts: u32,
 ) -> Option<Duration> {
     let retryable = match result {
         Err(e) => matches!(e.kind, ErrorKind::Connect | ErrorKind::Timeout),
-        Ok(_) => attempt
-            .response
-            .as_ref()
-            .is_some_and(|r| matches!(r.status, 429 | 500 | 502 | 503 | 504)),
+        Ok(_) => matches!(status, Some(429 | 500 | 502 | 503 | 504)),
     };
     if !retryable {
         return None;
     }
-    if let Some(after) = attempt.retry_after {
+    if let Some(after) = retry_after.filter(|_| result.is_ok()) {
         return (after.as_millis() as u64 <= settings.max_retry_after).then_some(after);
     }
     let ceiling = settings
@@ -132,10 +150,13 @@ async fn run_attempt(ctx: &RequestContext, task: &FetchTask, attempt: &mut Attem
     loop {
         let addr = ctx.guard.resolve(&url).await?;
         let same_origin = url.origin() == task.target.origin();
+        // Bodies are decoded here, not by awc, so a compression bomb stops at the limit.
         let mut request = ctx
             .client
             .get(url.as_str())
             .address(addr)
+            .no_decompress()
+            .insert_header((header::ACCEPT_ENCODING, body::ACCEPT_ENCODING))
             .insert_header((header::USER_AGENT, options.user_agent.as_deref().unwrap_or(&settings.user_agent)));
         for (name, value) in &options.headers {
             let credential = name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie");
@@ -170,11 +191,13 @@ async fn run_attempt(ctx: &RequestContext, task: &FetchTask, attempt: &mut Attem
                 continue;
             }
         }
-        return read_body(&mut response, settings.max_body_bytes).await;
+        let raw = read_body(&mut response, settings.max_body_bytes).await?;
+        let encoding = response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+        return body::decode(encoding, raw, settings.max_body_bytes);
     }
 }
 
-/// Reads the body, refusing it up front when Content-Length is above `limit` and
+/// Reads the body as sent (possibly compressed), refusing it up front when Content-Length is above `limit` and
 /// stopping the moment the bytes read pass it.
 async fn read_body<S>(response: &mut awc::ClientResponse<S>, limit: u64) -> Result<Bytes, RecordError>
 where
@@ -211,10 +234,14 @@ fn head(status: u16, headers: &HeaderMap) -> ResponseHead {
     }
 }
 
-/// A Retry-After given in seconds. (HTTP-date forms are not read yet.)
+/// A Retry-After in seconds or as an HTTP date (a date in the past means now).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let seconds = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
-    Some(Duration::from_secs(seconds))
+    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
 }
 
 fn error(kind: ErrorKind, message: impl Into<String>) -> RecordError {

@@ -100,6 +100,7 @@ mod tests {
                 host: host_key(&target).unwrap(),
                 target,
                 reference: None,
+                attempts: 0,
             },
             response: Some(ResponseHead {
                 status: 200,

@@ -326,6 +326,7 @@ mod tests {
             host: host_key(&target).unwrap(),
             target,
             reference: Some("my-ref".into()),
+            attempts: 0,
         };
         FetchOutcome {
             task,
