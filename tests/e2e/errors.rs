@@ -149,7 +149,11 @@ async fn an_unknown_job_is_404_job_not_found() {
             .await
             .assert_error(404, "job_not_found");
         app.api
-            .get(&format!("/v1/jobs/{id}/events"))
+            .get(&format!("/v1/jobs/{id}/results"))
+            .await
+            .assert_error(404, "job_not_found");
+        app.api
+            .delete(&format!("/v1/jobs/{id}"))
             .await
             .assert_error(404, "job_not_found");
     }

@@ -282,3 +282,52 @@ async fn results_of_an_unknown_job_are_404_job_not_found() {
         response.assert_error(404, "job_not_found");
     }
 }
+
+#[actix_rt::test]
+async fn events_stream_progress_while_running_then_end_and_close() {
+    // 30 URLs × 200 ms, 2 at a time: about 3 s, so at least one progress event is due.
+    let app = spawn_app(&[("TRAWL__FETCHER__PER_HOST_CONCURRENCY", "2")]);
+    let id = app.api.submit_urls(&slow_urls(&app.target, 30, 200)).await;
+    let response = actix_rt::time::timeout(
+        Duration::from_secs(30),
+        app.api.get_with(
+            &format!("/v1/jobs/{id}/events"),
+            &[("Accept", "text/event-stream")],
+        ),
+    )
+    .await
+    .expect("the event stream closes after the end event");
+    assert_eq!(response.status, 200, "{}", response.text());
+    let text = response.text();
+    let events: Vec<&str> = text
+        .split("\n\n")
+        .filter_map(|e| {
+            e.lines()
+                .find_map(|l| l.strip_prefix("event:"))
+                .map(str::trim)
+        })
+        .collect();
+    assert!(
+        events.contains(&"progress"),
+        "progress while running: {events:?}"
+    );
+    assert_eq!(
+        events.last(),
+        Some(&"end"),
+        "the last event is end: {events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| **e == "end").count(),
+        1,
+        "{events:?}"
+    );
+}
+
+#[actix_rt::test]
+async fn events_of_an_unknown_job_are_404_job_not_found() {
+    let app = spawn_app(&[]);
+    app.api
+        .get("/v1/jobs/01900000-0000-7000-8000-000000000000/events")
+        .await
+        .assert_error(404, "job_not_found");
+}
