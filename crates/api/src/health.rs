@@ -1,4 +1,5 @@
-//! `/healthz` (the process answers) and `/readyz` (the store answers, not shutting down).
+//! `/healthz` (the process answers), `/readyz` (the store answers, not shutting down)
+//! and `/metrics` (Prometheus text).
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpResponse};
@@ -23,4 +24,14 @@ pub(crate) async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, A
         .await?
         .map_err(|e| not_ready(format!("the store does not answer: {e}")))?;
     Ok(HttpResponse::Ok().json(json!({"status": "ready"})))
+}
+
+/// `GET /metrics`: the counters, with the jobs-per-state gauges read from the store.
+pub(crate) async fn metrics(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let store = state.store.clone();
+    let counts = web::block(move || store.count_jobs_by_state()).await??;
+    state.metrics.set_jobs(&counts);
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.encode()))
 }

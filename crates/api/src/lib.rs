@@ -8,13 +8,15 @@
 //! - `submit`: `POST /v1/jobs`: parsing, validation, commit, idempotency.
 //! - `jobs`: list, status, cancel and purge.
 //! - `results`: record pages, NDJSON and CSV streams.
+//! - `events`: server-sent progress events.
 //! - `cursor`: the opaque cursors of paged reads.
 //! - `gate`: API keys and the shutdown 503.
-//! - `health`: `/healthz` and `/readyz`.
+//! - `health`: `/healthz`, `/readyz` and `/metrics`.
 //! - [`error`]: [`ApiError`] and the JSON error body.
 #![deny(missing_docs)]
 
 mod cursor;
+mod events;
 pub mod error;
 mod gate;
 mod health;

@@ -8,7 +8,7 @@ use actix_web::{web, App, HttpServer};
 
 use crate::error::ApiError;
 use crate::state::ApiState;
-use crate::{gate, health, jobs, results, submit};
+use crate::{events, gate, health, jobs, results, submit};
 
 /// Builds the server on an already bound `listener` (port 0 in tests). Signals are
 /// left to the caller, which drains the pipeline before stopping the server.
@@ -58,5 +58,11 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(not_allowed("GET")),
     )
     .service(web::resource("/healthz").route(web::get().to(health::healthz)).default_service(not_allowed("GET")))
-    .service(web::resource("/readyz").route(web::get().to(health::readyz)).default_service(not_allowed("GET")));
+    .service(
+        web::resource("/v1/jobs/{id}/events")
+            .route(web::get().to(events::events))
+            .default_service(not_allowed("GET")),
+    )
+    .service(web::resource("/readyz").route(web::get().to(health::readyz)).default_service(not_allowed("GET")))
+    .service(web::resource("/metrics").route(web::get().to(health::metrics)).default_service(not_allowed("GET")));
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use actix::{Addr, Recipient};
 use trawl_core::job::{CancelJob, JobAccepted};
+use trawl_core::metrics::Metrics;
 use trawl_core::settings::ApiSettings;
 use trawl_store::{Store, StoreWriter};
 
@@ -23,6 +24,8 @@ pub struct ApiState {
     pub cancel: Recipient<CancelJob>,
     /// Set once shutdown begins: `/v1` answers 503.
     pub shutting_down: Arc<AtomicBool>,
+    /// What `/metrics` serves.
+    pub metrics: Arc<Metrics>,
 }
 
 impl ApiState {

@@ -9,11 +9,13 @@
 //!   the fetchers and the processor.
 //! - [`record`]: the record schema of the contract and the rows the store keeps.
 //! - [`clock`]: timestamps in the contract's format.
+//! - [`metrics`]: the Prometheus metrics.
 #![deny(missing_docs)]
 
 pub mod clock;
 pub mod fetch;
 pub mod job;
+pub mod metrics;
 pub mod record;
 pub mod settings;
 

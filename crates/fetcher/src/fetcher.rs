@@ -18,6 +18,7 @@ use trawl_core::fetch::{
     AbortJob, AssignTasks, FetchOutcome, FreedSlot, PauseHost, ProcessBatch, Retry, TasksFinished,
 };
 use trawl_core::job::JobKey;
+use trawl_core::metrics::Metrics;
 use trawl_core::record::StoreRecords;
 use trawl_core::settings::FetcherSettings;
 
@@ -41,6 +42,8 @@ pub struct FetcherLinks {
     pub processor: Recipient<ProcessBatch>,
     /// The store writer.
     pub store: Recipient<StoreRecords>,
+    /// Where attempts and requests in flight are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 /// A fetcher actor.
@@ -129,6 +132,7 @@ impl Actor for Fetcher {
             client: crate::client::build(&self.settings),
             guard: Guard::new(&self.settings),
             settings: self.settings.clone(),
+            metrics: self.links.metrics.clone(),
         }));
         ctx.run_interval(BATCH_WAIT, |fetcher, _| fetcher.flush());
     }
@@ -145,10 +149,12 @@ impl Handler<AssignTasks> for Fetcher {
             let handle = ctx.spawn(fetch(requests.clone(), task).into_actor(self).map(
                 move |(fetched, host_pause), fetcher, _| {
                     fetcher.in_flight.remove(&key);
+                    fetcher.links.metrics.in_flight.dec();
                     fetcher.on_fetched(fetched, host_pause);
                 },
             ));
             self.in_flight.insert(key, (handle, slot));
+            self.links.metrics.in_flight.inc();
         }
     }
 }
@@ -163,6 +169,7 @@ impl Handler<AbortJob> for Fetcher {
             if let Some((handle, slot)) = self.in_flight.remove(&key) {
                 // Dropping the request future closes its connection.
                 ctx.cancel_future(handle);
+                self.links.metrics.in_flight.dec();
                 slots.push(slot);
             }
         }

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use awc::error::{ConnectError, PayloadError, SendRequestError};
@@ -11,6 +12,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use trawl_core::clock;
 use trawl_core::fetch::{FetchOutcome, FetchTask, ResponseHead};
+use trawl_core::metrics::{Metrics, OutcomeLabel};
 use trawl_core::record::{ErrorKind, Redirect, RecordError};
 use trawl_core::settings::FetcherSettings;
 use url::Url;
@@ -26,6 +28,8 @@ pub(crate) struct RequestContext {
     pub settings: FetcherSettings,
     /// The SSRF guard.
     pub guard: Guard,
+    /// Attempt counters and durations.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The limits of one task: the server's, lowered by its job's options.
@@ -83,7 +87,9 @@ pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetc
             format!("no complete response within {} ms", limits.timeout.as_millis()),
         )),
     };
-    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let elapsed = started.elapsed();
+    let elapsed_ms = elapsed.as_millis() as u64;
+    record_attempt(&ctx.metrics, &result, attempt.response.as_ref(), elapsed);
     let max_retry_after = Duration::from_millis(ctx.settings.max_retry_after);
     let status = attempt.response.as_ref().map(|r| r.status);
     let host_pause = attempt
@@ -92,6 +98,7 @@ pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetc
         .map(|after| after.min(max_retry_after));
     if task.attempts <= limits.retries {
         if let Some(wait) = retry_wait(&ctx.settings, &result, status, attempt.retry_after, task.attempts) {
+            ctx.metrics.retries.inc();
             return (Fetched::Retry { task, wait }, host_pause);
         }
     }
@@ -111,6 +118,18 @@ pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetc
         task,
     };
     (Fetched::Done(outcome), host_pause)
+}
+
+fn record_attempt(
+    metrics: &Metrics,
+    result: &Result<Bytes, RecordError>,
+    response: Option<&ResponseHead>,
+    elapsed: Duration,
+) {
+    let error = result.as_ref().err().map(|e| e.kind);
+    let ok = response.is_some_and(|r| (200..300).contains(&r.status));
+    metrics.attempts.get_or_create(&OutcomeLabel::of(ok, error)).inc();
+    metrics.attempt_seconds.observe(elapsed.as_secs_f64());
 }
 
 /// How long to wait before the next attempt, or `None` when the result is final.

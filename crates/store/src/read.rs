@@ -172,6 +172,20 @@ impl Store {
         })
     }
 
+    /// How many jobs are in each state.
+    pub fn count_jobs_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
+        self.with_conn(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM jobs GROUP BY state")?;
+            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+            let mut counts = Vec::new();
+            for row in rows {
+                let (state, count) = row?;
+                counts.push((state.parse().map_err(StoreError::Corrupt)?, count as u64));
+            }
+            Ok(counts)
+        })
+    }
+
     /// Every job still queued or running, oldest first: the work to resume at start.
     pub fn active_jobs(&self) -> Result<Vec<JobRow>, StoreError> {
         let mut jobs = self.list_jobs(&[JobState::Queued, JobState::Running], None, None, usize::MAX >> 1)?;

@@ -3,12 +3,13 @@
 //! transaction as its records, and only for rows really inserted.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use actix::{Actor, Addr, Handler, Message, MessageResult, Recipient, SyncArbiter, SyncContext};
 use rusqlite::{params, Connection, Transaction};
 use trawl_core::clock;
 use trawl_core::job::{JobFinished, JobKey, JobOptions, JobState};
+use trawl_core::metrics::{Metrics, OutcomeLabel};
 use trawl_core::record::{ErrorKind, Record, StoreRecords, StoredRecord};
 
 use crate::read::job_by_key;
@@ -20,7 +21,13 @@ const CANCEL_CHUNK: usize = 4096;
 /// The store's single writer.
 pub struct StoreWriter {
     conn: Connection,
+    after_commit: AfterCommit,
+}
+
+/// What happens after each commit: counting and telling the coordinator.
+struct AfterCommit {
     finished: Recipient<JobFinished>,
+    metrics: Arc<Metrics>,
 }
 
 impl Actor for StoreWriter {
@@ -29,13 +36,33 @@ impl Actor for StoreWriter {
 
 impl StoreWriter {
     /// Starts the writer on its own thread, writing to `store`'s database and telling
-    /// `finished` whenever a job reaches a final state.
-    pub fn start(store: &Store, finished: Recipient<JobFinished>) -> Result<Addr<Self>, StoreError> {
+    /// `finished` whenever a job reaches a final state, counting committed records in
+    /// `metrics`.
+    pub fn start(
+        store: &Store,
+        finished: Recipient<JobFinished>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Addr<Self>, StoreError> {
         let conn = Mutex::new(Some(schema::connect(store.path())?));
         Ok(SyncArbiter::start(1, move || StoreWriter {
             conn: conn.lock().expect("writer connection").take().expect("the writer starts once"),
-            finished: finished.clone(),
+            after_commit: AfterCommit { finished: finished.clone(), metrics: metrics.clone() },
         }))
+    }
+}
+
+impl AfterCommit {
+    /// Commits `tx` and only then counts what it inserted and announces the jobs it
+    /// finished.
+    fn commit(&self, tx: Transaction<'_>, inserted: Inserted, finished: &[JobKey]) -> Result<(), StoreError> {
+        tx.commit()?;
+        for (label, count) in inserted.outcomes {
+            self.metrics.records_committed.get_or_create(&label).inc_by(count);
+        }
+        for key in inserted.completed.into_iter().chain(finished.iter().copied()) {
+            self.finished.do_send(JobFinished { key });
+        }
+        Ok(())
     }
 }
 
@@ -48,13 +75,30 @@ struct JobDelta {
     errors: HashMap<ErrorKind, i64>,
 }
 
+/// What one transaction inserted: counts per outcome, and the jobs it completed.
+#[derive(Default)]
+struct Inserted {
+    outcomes: HashMap<OutcomeLabel, u64>,
+    completed: Vec<JobKey>,
+}
+
+impl Inserted {
+    fn add(&mut self, other: Inserted) {
+        for (label, count) in other.outcomes {
+            *self.outcomes.entry(label).or_default() += count;
+        }
+        self.completed.extend(other.completed);
+    }
+}
+
 /// Inserts `records` (a (job, seq) already present is skipped) and moves the counters
-/// of their jobs by what was really inserted. Returns the jobs this completed.
+/// of their jobs by what was really inserted.
 fn insert_records<'a>(
     tx: &Transaction<'_>,
     records: impl IntoIterator<Item = &'a StoredRecord>,
-) -> Result<Vec<JobKey>, StoreError> {
+) -> Result<Inserted, StoreError> {
     let mut deltas: HashMap<JobKey, JobDelta> = HashMap::new();
+    let mut inserted = Inserted::default();
     {
         let mut insert = tx.prepare_cached(
             "INSERT OR IGNORE INTO records (id, ok, error_kind, record) VALUES (?1, ?2, ?3, ?4)",
@@ -64,6 +108,7 @@ fn insert_records<'a>(
             if insert.execute(params![row_id(record.job, record.seq), record.ok, kind, record.json])? == 0 {
                 continue;
             }
+            *inserted.outcomes.entry(OutcomeLabel::of(record.ok, record.error_kind)).or_default() += 1;
             let delta = deltas.entry(record.job).or_default();
             delta.done += 1;
             if record.ok {
@@ -77,7 +122,6 @@ fn insert_records<'a>(
         }
     }
     let now = clock::now_millis();
-    let mut completed = Vec::new();
     let mut counters = tx.prepare_cached(
         "UPDATE jobs SET done = done + ?2, succeeded = succeeded + ?3, failed = failed + ?4 WHERE key = ?1",
     )?;
@@ -95,10 +139,10 @@ fn insert_records<'a>(
             errors.execute(params![job, kind.as_str(), count])?;
         }
         if complete.execute(params![job, now])? > 0 {
-            completed.push(job);
+            inserted.completed.push(job);
         }
     }
-    Ok(completed)
+    Ok(inserted)
 }
 
 /// The state of each job in `keys`, as stored now.
@@ -121,21 +165,8 @@ impl Handler<StoreRecords> for StoreWriter {
     type Result = ();
 
     fn handle(&mut self, msg: StoreRecords, _: &mut Self::Context) {
-        let result = (|| {
-            let tx = self.conn.transaction()?;
-            // A record of a job that ended meanwhile (cancelled, failed, purged) is dropped.
-            let states = states(&tx, msg.records.iter().map(|r| r.job))?;
-            let live = msg.records.iter().filter(|r| states.get(&r.job).is_some_and(|s| s.is_active()));
-            let completed = insert_records(&tx, live)?;
-            tx.commit()?;
-            Ok::<_, StoreError>(completed)
-        })();
-        match result {
-            Ok(completed) => {
-                for key in completed {
-                    self.finished.do_send(JobFinished { key });
-                }
-            }
+        match self.store_records(&msg.records) {
+            Ok(()) => {}
             Err(error) => {
                 tracing::error!(%error, records = msg.records.len(), "cannot commit records: failing their jobs");
                 let mut jobs: Vec<JobKey> = msg.records.iter().map(|r| r.job).collect();
@@ -149,6 +180,15 @@ impl Handler<StoreRecords> for StoreWriter {
 }
 
 impl StoreWriter {
+    fn store_records(&mut self, records: &[StoredRecord]) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        // A record of a job that ended meanwhile (cancelled, failed, purged) is dropped.
+        let states = states(&tx, records.iter().map(|r| r.job))?;
+        let live = records.iter().filter(|r| states.get(&r.job).is_some_and(|s| s.is_active()));
+        let inserted = insert_records(&tx, live)?;
+        self.after_commit.commit(tx, inserted, &[])
+    }
+
     /// Marks an active job `failed` with `reason`, best effort: the store is already
     /// in trouble when this runs.
     fn fail_job(&mut self, key: JobKey, reason: &str) {
@@ -160,7 +200,7 @@ impl StoreWriter {
         if let Err(error) = failed {
             tracing::error!(%error, job = key, "cannot mark the job failed either");
         }
-        self.finished.do_send(JobFinished { key });
+        self.after_commit.finished.do_send(JobFinished { key });
     }
 }
 
@@ -256,9 +296,9 @@ impl Handler<CreateJob> for StoreWriter {
                 }
             }
         }
-        insert_records(&tx, &invalid)?;
+        let inserted = insert_records(&tx, &invalid)?;
         let row = job_by_key(&tx, job)?.ok_or_else(|| StoreError::Corrupt("job vanished".into()))?;
-        tx.commit()?;
+        self.after_commit.commit(tx, inserted, &[])?;
         Ok(CreatedJob::Created(row))
     }
 }
@@ -307,6 +347,7 @@ impl Handler<FinishCancelled> for StoreWriter {
         }
         let (first, last) = job_rows(msg.key);
         let mut after = first - 1;
+        let mut inserted = Inserted::default();
         loop {
             let missing: Vec<(i64, String, Option<String>)> = {
                 let mut stmt = tx.prepare_cached(
@@ -334,15 +375,14 @@ impl Handler<FinishCancelled> for StoreWriter {
                     .to_stored(msg.key)
                 })
                 .collect();
-            insert_records(&tx, &records)?;
+            inserted.add(insert_records(&tx, &records)?);
         }
         let now = clock::now_millis();
         tx.execute(
             "UPDATE jobs SET state = 'cancelled', finished_at = ?2 WHERE key = ?1",
             params![msg.key, now],
         )?;
-        tx.commit()?;
-        self.finished.do_send(JobFinished { key: msg.key });
+        self.after_commit.commit(tx, inserted, &[msg.key])?;
         Ok(true)
     }
 }

@@ -60,7 +60,7 @@ async fn records_count_once_and_complete_the_job() {
     let store = Store::open(&dir.path().join("sub/t.db")).unwrap();
     let seen = Finished::default();
     let finished = seen.0.clone();
-    let writer = StoreWriter::start(&store, seen.start().recipient()).unwrap();
+    let writer = StoreWriter::start(&store, seen.start().recipient(), Default::default()).unwrap();
 
     let CreatedJob::Created(job) = create(&writer, 4, None).await else { panic!() };
     assert_eq!((job.view.total, job.view.done, job.view.failed), (4, 1, 1));
@@ -103,7 +103,7 @@ async fn records_count_once_and_complete_the_job() {
 async fn cancel_fills_every_missing_record_and_purge_removes_the_job() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let writer = StoreWriter::start(&store, Finished::default().start().recipient()).unwrap();
+    let writer = StoreWriter::start(&store, Finished::default().start().recipient(), Default::default()).unwrap();
     let CreatedJob::Created(job) = create(&writer, 10_000, None).await else { panic!() };
 
     assert!(!writer.send(PurgeJob { key: job.key }).await.unwrap().unwrap(), "active job kept");
@@ -111,6 +111,8 @@ async fn cancel_fills_every_missing_record_and_purge_removes_the_job() {
     let view = store.job_by_key(job.key).unwrap().unwrap().view;
     assert_eq!((view.state, view.done, view.total), (JobState::Cancelled, 10_000, 10_000));
     assert_eq!(view.errors.get("cancelled"), Some(&9_999));
+    let counts = store.count_jobs_by_state().unwrap();
+    assert_eq!(counts, vec![(JobState::Cancelled, 1)]);
     assert!(!writer.send(FinishCancelled { key: job.key }).await.unwrap().unwrap());
 
     assert!(writer.send(PurgeJob { key: job.key }).await.unwrap().unwrap());
@@ -122,7 +124,7 @@ async fn cancel_fills_every_missing_record_and_purge_removes_the_job() {
 async fn idempotency_key_replays_or_rejects() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let writer = StoreWriter::start(&store, Finished::default().start().recipient()).unwrap();
+    let writer = StoreWriter::start(&store, Finished::default().start().recipient(), Default::default()).unwrap();
     let CreatedJob::Created(first) = create(&writer, 3, Some(("k", "h1"))).await else { panic!() };
     let CreatedJob::Replayed(again) = create(&writer, 3, Some(("k", "h1"))).await else { panic!() };
     assert_eq!(first.view.id, again.view.id);

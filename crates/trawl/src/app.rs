@@ -15,6 +15,7 @@ use actix_web::dev::Server;
 use anyhow::Context as _;
 use trawl_api::ApiState;
 use trawl_coordinator::{Coordinator, CoordinatorLinks, FetcherHandle, Shutdown};
+use trawl_core::metrics::Metrics;
 use trawl_core::Settings;
 use trawl_fetcher::{Fetcher, FetcherLinks};
 use trawl_processor::Processor;
@@ -53,7 +54,8 @@ impl Application {
         // fetchers, which it needs, can be given their way back to it.
         let coordinator_context = Context::<Coordinator>::new();
         let coordinator_addr = coordinator_context.address();
-        let writer = StoreWriter::start(&store, coordinator_addr.clone().recipient())?;
+        let metrics = Arc::new(Metrics::default());
+        let writer = StoreWriter::start(&store, coordinator_addr.clone().recipient(), metrics.clone())?;
         let processor_settings = settings.processor.clone();
         let processor =
             SyncArbiter::start(settings.processor.actors, move || Processor::new(processor_settings.clone()));
@@ -64,6 +66,7 @@ impl Application {
                     pause_host: coordinator_addr.clone().recipient(),
                     processor: processor.clone().recipient(),
                     store: writer.clone().recipient(),
+                    metrics: metrics.clone(),
                 };
                 Fetcher::start_on_own_thread(index, settings.fetcher.clone(), links)
             })
@@ -90,6 +93,7 @@ impl Application {
             accepted: coordinator.clone().recipient(),
             cancel: coordinator.clone().recipient(),
             shutting_down: shutting_down.clone(),
+            metrics,
         };
         let server = trawl_api::build_server(state, listener)?;
         tracing::info!(
