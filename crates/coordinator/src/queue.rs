@@ -112,6 +112,7 @@ impl JobQueue {
                             reference: pending.reference,
                             host: host.clone(),
                             attempts: 0,
+                            hops: None,
                         };
                         self.by_host.entry(host).or_default().push_back(task);
                         self.buffered += 1;

@@ -2,7 +2,7 @@
 //! coordinator, the fetchers and the processor.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::Message;
 use bytes::Bytes;
@@ -38,6 +38,22 @@ pub struct FetchTask {
     pub host: HostKey,
     /// Attempts already made: a retry carries its count from one dispatch to the next.
     pub attempts: u32,
+    /// Set while an attempt is between redirect hops: `target` is then the next hop,
+    /// and `host` its host, so the hop waits for its own host's turn.
+    pub hops: Option<Box<Hops>>,
+}
+
+/// An attempt in the middle of its redirects.
+#[derive(Debug, Clone)]
+pub struct Hops {
+    /// The URL the attempt started from: the task's own URL.
+    pub origin: Url,
+    /// Hops followed so far.
+    pub redirects: Vec<Redirect>,
+    /// Time the attempt has spent on requests so far (waiting for turns excluded).
+    pub spent: Duration,
+    /// When the attempt started.
+    pub fetched_at: String,
 }
 
 /// The head of the final response.
@@ -100,12 +116,13 @@ pub struct FreedSlot {
     pub job: JobKey,
     /// The task's host.
     pub host: HostKey,
-    /// Set when the task must be tried again: it waits for its backoff in the
-    /// coordinator, holding no fetch slot.
+    /// Set when the task goes on later: a retry after its backoff, or the next hop of
+    /// a redirect to another host. It waits in the coordinator, holding no fetch slot.
     pub retry: Option<Retry>,
 }
 
-/// A task to dispatch again once its backoff is over.
+/// A task to dispatch again at `not_before`: a retry once its backoff is over, or a
+/// redirect hop at once (under its new host's turn).
 #[derive(Debug, Clone)]
 pub struct Retry {
     /// The task, its `attempts` counting the attempts made so far.

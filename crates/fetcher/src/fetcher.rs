@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use actix::{Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapFuture};
 use trawl_core::fetch::{
-    AbortJob, AssignTasks, FetchOutcome, FreedSlot, PauseHost, ProcessBatch, Retry, TasksFinished,
+    AbortJob, AssignTasks, FetchOutcome, FetchTask, FreedSlot, PauseHost, ProcessBatch, Retry, TasksFinished,
 };
 use trawl_core::job::JobKey;
 use trawl_core::metrics::Metrics;
@@ -96,24 +96,17 @@ impl Fetcher {
 }
 
 impl Fetcher {
-    /// A dispatch ended: a retry goes straight back to the coordinator (its slot is
-    /// free at once); a finished outcome joins the batch for the processor.
-    fn on_fetched(&mut self, fetched: Fetched, host_pause: Option<Duration>) {
+    /// A dispatch that held `slot` ended: a retry or a hop to another host goes
+    /// straight back to the coordinator (the slot is free at once); a finished outcome
+    /// joins the batch for the processor and keeps its slot until committed.
+    fn on_fetched(&mut self, fetched: Fetched, host_pause: Option<Duration>, slot: FreedSlot) {
         if let Some(pause) = host_pause {
-            let host = match &fetched {
-                Fetched::Done(outcome) => outcome.task.host.clone(),
-                Fetched::Retry { task, .. } => task.host.clone(),
-            };
-            self.links.pause_host.do_send(PauseHost { host, until: Instant::now() + pause });
+            let until = Instant::now() + pause;
+            self.links.pause_host.do_send(PauseHost { host: slot.host.clone(), until });
         }
         match fetched {
-            Fetched::Retry { task, wait } => {
-                let slot = FreedSlot {
-                    retry: Some(Retry { task: task.clone(), not_before: Instant::now() + wait }),
-                    ..slot_of(&task)
-                };
-                self.links.coordinator.do_send(TasksFinished { fetcher: self.index, slots: vec![slot] });
-            }
+            Fetched::Retry { task, wait } => self.hand_back(slot, task, Instant::now() + wait),
+            Fetched::Hop(task) => self.hand_back(slot, task, Instant::now()),
             Fetched::Done(outcome) => {
                 self.finished.push(outcome);
                 if self.finished.len() >= BATCH {
@@ -121,6 +114,15 @@ impl Fetcher {
                 }
             }
         }
+    }
+}
+
+impl Fetcher {
+    /// Frees `slot` (and its host turn), giving `task` back to the coordinator to be
+    /// dispatched again at `not_before`: its retry, or its next redirect hop.
+    fn hand_back(&mut self, slot: FreedSlot, task: FetchTask, not_before: Instant) {
+        let slot = FreedSlot { retry: Some(Retry { task, not_before }), ..slot };
+        self.links.coordinator.do_send(TasksFinished { fetcher: self.index, slots: vec![slot] });
     }
 }
 
@@ -148,9 +150,10 @@ impl Handler<AssignTasks> for Fetcher {
             let slot = slot_of(&task);
             let handle = ctx.spawn(fetch(requests.clone(), task).into_actor(self).map(
                 move |(fetched, host_pause), fetcher, _| {
-                    fetcher.in_flight.remove(&key);
-                    fetcher.links.metrics.in_flight.dec();
-                    fetcher.on_fetched(fetched, host_pause);
+                    if let Some((_, slot)) = fetcher.in_flight.remove(&key) {
+                        fetcher.links.metrics.in_flight.dec();
+                        fetcher.on_fetched(fetched, host_pause, slot);
+                    }
                 },
             ));
             self.in_flight.insert(key, (handle, slot));
@@ -180,7 +183,7 @@ impl Handler<AbortJob> for Fetcher {
     }
 }
 
-fn slot_of(task: &trawl_core::fetch::FetchTask) -> FreedSlot {
+fn slot_of(task: &FetchTask) -> FreedSlot {
     FreedSlot { job: task.job.key, host: task.host.clone(), retry: None }
 }
 

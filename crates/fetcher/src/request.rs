@@ -1,7 +1,6 @@
 //! Fetching one task: attempts with deadlines and retries, redirects followed by hand
 //! through the SSRF guard, and a body limit enforced while streaming.
 
-use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +10,7 @@ use awc::http::header::{self, HeaderMap};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use trawl_core::clock;
-use trawl_core::fetch::{FetchOutcome, FetchTask, ResponseHead};
+use trawl_core::fetch::{host_key, FetchOutcome, FetchTask, Hops, ResponseHead};
 use trawl_core::metrics::{Metrics, OutcomeLabel};
 use trawl_core::record::{ErrorKind, Redirect, RecordError};
 use trawl_core::settings::FetcherSettings;
@@ -61,6 +60,9 @@ struct Attempt {
 pub(crate) enum Fetched {
     /// The task is finished; its outcome goes on to the processor.
     Done(FetchOutcome),
+    /// A redirect leads to another host: the task (its `target` now the next hop)
+    /// goes back to the coordinator to wait for that host's turn.
+    Hop(FetchTask),
     /// The attempt failed in a retryable way: dispatch the task again after `wait`
     /// (it waits in the coordinator, holding no fetch slot).
     Retry {
@@ -76,19 +78,40 @@ pub(crate) enum Fetched {
 /// should rest (capped by `fetcher.max_retry_after`).
 pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetched, Option<Duration>) {
     let limits = Limits::of(&task, &ctx.settings);
-    task.attempts += 1;
-    let fetched_at = clock::now();
+    let hops = match task.hops.take() {
+        Some(hops) => *hops,
+        None => {
+            task.attempts += 1;
+            Hops { origin: task.target.clone(), redirects: Vec::new(), spent: Duration::ZERO, fetched_at: clock::now() }
+        }
+    };
     let started = Instant::now();
-    let mut attempt = Attempt::default();
-    let result = match tokio::time::timeout(limits.timeout, run_attempt(&ctx, &task, &mut attempt)).await {
+    let mut attempt = Attempt { redirects: hops.redirects, ..Attempt::default() };
+    let budget = limits.timeout.saturating_sub(hops.spent);
+    let result = match tokio::time::timeout(budget, run_attempt(&ctx, &task, &hops.origin, &mut attempt)).await {
         Ok(result) => result,
         Err(_) => Err(error(
             ErrorKind::Timeout,
             format!("no complete response within {} ms", limits.timeout.as_millis()),
         )),
     };
-    let elapsed = started.elapsed();
+    let elapsed = hops.spent + started.elapsed();
     let elapsed_ms = elapsed.as_millis() as u64;
+    let result = match result {
+        Ok(AttemptEnd::Hop(next)) => {
+            task.host = host_key(&next).expect("the guard admitted the next hop's host");
+            task.target = next;
+            task.hops = Some(Box::new(Hops {
+                origin: hops.origin,
+                redirects: attempt.redirects,
+                spent: elapsed,
+                fetched_at: hops.fetched_at,
+            }));
+            return (Fetched::Hop(task), None);
+        }
+        Ok(AttemptEnd::Body(body)) => Ok(body),
+        Err(error) => Err(error),
+    };
     record_attempt(&ctx.metrics, &result, attempt.response.as_ref(), elapsed);
     let max_retry_after = Duration::from_millis(ctx.settings.max_retry_after);
     let status = attempt.response.as_ref().map(|r| r.status);
@@ -99,6 +122,9 @@ pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetc
     if task.attempts <= limits.retries {
         if let Some(wait) = retry_wait(&ctx.settings, &result, status, attempt.retry_after, task.attempts) {
             ctx.metrics.retries.inc();
+            // Every attempt starts over from the task's own URL.
+            task.host = host_key(&hops.origin).expect("the task's URL has a host");
+            task.target = hops.origin;
             return (Fetched::Retry { task, wait }, host_pause);
         }
     }
@@ -114,7 +140,7 @@ pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetc
         error,
         attempts: task.attempts,
         elapsed_ms,
-        fetched_at,
+        fetched_at: hops.fetched_at,
         task,
     };
     (Fetched::Done(outcome), host_pause)
@@ -160,15 +186,29 @@ fn retry_wait(
     Some(Duration::from_millis(fastrand::u64(0..=ceiling)))
 }
 
-/// One attempt: request, follow redirects, read the body.
-async fn run_attempt(ctx: &RequestContext, task: &FetchTask, attempt: &mut Attempt) -> Result<Bytes, RecordError> {
+/// How an attempt's run ended without an error.
+enum AttemptEnd {
+    /// The final response's decoded body.
+    Body(Bytes),
+    /// A redirect to another host: the next hop, not yet requested.
+    Hop(Url),
+}
+
+/// One attempt from `task.target` (the task's URL, or the hop it had reached):
+/// request, follow redirects on the same host, read the body. `origin` is the URL the
+/// attempt started from, for the cross-origin rule on credentials.
+async fn run_attempt(
+    ctx: &RequestContext,
+    task: &FetchTask,
+    origin: &Url,
+    attempt: &mut Attempt,
+) -> Result<AttemptEnd, RecordError> {
     let settings = &ctx.settings;
     let options = &task.job.options;
     let mut url = task.target.clone();
-    let mut visited = HashSet::from([url.clone()]);
     loop {
         let addr = ctx.guard.resolve(&url).await?;
-        let same_origin = url.origin() == task.target.origin();
+        let same_origin = url.origin() == origin.origin();
         // Bodies are decoded here, not by awc, so a compression bomb stops at the limit.
         let mut request = ctx
             .client
@@ -203,8 +243,11 @@ async fn run_attempt(ctx: &RequestContext, task: &FetchTask, attempt: &mut Attem
                     return Err(error(ErrorKind::Redirect, format!("redirect to a non-http(s) URL {next}")));
                 }
                 attempt.redirects.push(Redirect { url: url.to_string(), status });
-                if !visited.insert(next.clone()) {
+                if next == *origin || attempt.redirects.iter().any(|hop| hop.url == next.as_str()) {
                     return Err(error(ErrorKind::Redirect, format!("redirect loop back to {next}")));
+                }
+                if host_key(&next) != Some(task.host.clone()) {
+                    return Ok(AttemptEnd::Hop(next));
                 }
                 url = next;
                 continue;
@@ -212,7 +255,7 @@ async fn run_attempt(ctx: &RequestContext, task: &FetchTask, attempt: &mut Attem
         }
         let raw = read_body(&mut response, settings.max_body_bytes).await?;
         let encoding = response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
-        return body::decode(encoding, raw, settings.max_body_bytes);
+        return body::decode(encoding, raw, settings.max_body_bytes).map(AttemptEnd::Body);
     }
 }
 

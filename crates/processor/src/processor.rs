@@ -101,6 +101,7 @@ mod tests {
                 target,
                 reference: None,
                 attempts: 0,
+                hops: None,
             },
             response: Some(ResponseHead {
                 status: 200,

@@ -327,6 +327,7 @@ mod tests {
             target,
             reference: Some("my-ref".into()),
             attempts: 0,
+            hops: None,
         };
         FetchOutcome {
             task,
