@@ -78,7 +78,11 @@ fn serve(stream: TcpStream, seen: &Seen) {
                 break;
             }
         }
-        let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+        let path = request_line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or("/")
+            .to_owned();
         let now_in_flight = seen.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         seen.peak.fetch_max(now_in_flight, Ordering::SeqCst);
         seen.arrivals.lock().unwrap().push(Instant::now());
@@ -101,7 +105,9 @@ fn serve(stream: TcpStream, seen: &Seen) {
 }
 
 fn sleeping_urls(server: &CountingServer, n: usize, ms: u64) -> Vec<String> {
-    (0..n).map(|i| server.url(&format!("/sleep/{ms}/{i}"))).collect()
+    (0..n)
+        .map(|i| server.url(&format!("/sleep/{ms}/{i}")))
+        .collect()
 }
 
 fn all_ok(records: &[Value]) -> bool {
@@ -115,7 +121,11 @@ async fn per_host_concurrency_caps_the_requests_in_flight_to_one_host() {
     let id = app.api.submit_urls(&sleeping_urls(&server, 24, 100)).await;
     app.api.wait_until_finished(&id, SHORT).await;
     assert!(all_ok(&app.api.ndjson(&id).await));
-    assert_eq!(server.peak(), 3, "3 in flight at most, and the limit is used");
+    assert_eq!(
+        server.peak(),
+        3,
+        "3 in flight at most, and the limit is used"
+    );
 }
 
 #[actix_rt::test]
@@ -126,7 +136,9 @@ async fn a_job_may_lower_per_host_concurrency_but_not_raise_it() {
         .api
         .submit_ok(&json!({"urls": sleeping_urls(&lowered, 12, 100), "options": {"per_host_concurrency": 1}}))
         .await;
-    app.api.wait_until_finished(job["id"].as_str().unwrap(), SHORT).await;
+    app.api
+        .wait_until_finished(job["id"].as_str().unwrap(), SHORT)
+        .await;
     assert_eq!(lowered.peak(), 1);
 
     let raised = CountingServer::start();
@@ -134,7 +146,9 @@ async fn a_job_may_lower_per_host_concurrency_but_not_raise_it() {
         .api
         .submit_ok(&json!({"urls": sleeping_urls(&raised, 24, 100), "options": {"per_host_concurrency": 50}}))
         .await;
-    app.api.wait_until_finished(job["id"].as_str().unwrap(), SHORT).await;
+    app.api
+        .wait_until_finished(job["id"].as_str().unwrap(), SHORT)
+        .await;
     assert_eq!(raised.peak(), 4, "the server's value is a ceiling");
 }
 
@@ -154,38 +168,60 @@ async fn a_slow_host_does_not_stall_the_other_hosts_of_the_job() {
             .ndjson(&id)
             .await
             .iter()
-            .filter(|r| r["url"].as_str().unwrap().contains(&format!(":{}/", fast.port)))
+            .filter(|r| {
+                r["url"]
+                    .as_str()
+                    .unwrap()
+                    .contains(&format!(":{}/", fast.port))
+            })
             .count();
         if fast_done == 10 {
             break;
         }
-        assert!(Instant::now() < deadline, "the fast host waited behind the slow one ({fast_done}/10 done)");
+        assert!(
+            Instant::now() < deadline,
+            "the fast host waited behind the slow one ({fast_done}/10 done)"
+        );
         actix_rt::time::sleep(Duration::from_millis(100)).await;
     }
     let job = app.api.job(&id).await;
-    assert_eq!(job["state"], "running", "the slow host is still going: {job}");
+    assert_eq!(
+        job["state"], "running",
+        "the slow host is still going: {job}"
+    );
 }
 
 #[actix_rt::test]
 async fn per_host_rps_spaces_requests_and_a_job_may_lower_it() {
-    let app = spawn_app(&[("TRAWL__FETCHER__PER_HOST_RPS", "10"), ("TRAWL__FETCHER__PER_HOST_CONCURRENCY", "8")]);
+    let app = spawn_app(&[
+        ("TRAWL__FETCHER__PER_HOST_RPS", "10"),
+        ("TRAWL__FETCHER__PER_HOST_CONCURRENCY", "8"),
+    ]);
     let server = CountingServer::start();
     let id = app.api.submit_urls(&sleeping_urls(&server, 30, 0)).await;
     app.api.wait_until_finished(&id, SHORT).await;
     let arrivals = server.arrivals();
     let span = arrivals[29] - arrivals[0];
     // A bucket of 10 per second starts full: 30 requests need at least 2 s.
-    assert!(span >= Duration::from_millis(1800), "30 requests at 10/s took only {span:?}");
+    assert!(
+        span >= Duration::from_millis(1800),
+        "30 requests at 10/s took only {span:?}"
+    );
 
     let lowered = CountingServer::start();
     let job = app
         .api
         .submit_ok(&json!({"urls": sleeping_urls(&lowered, 6, 0), "options": {"per_host_rps": 2}}))
         .await;
-    app.api.wait_until_finished(job["id"].as_str().unwrap(), SHORT).await;
+    app.api
+        .wait_until_finished(job["id"].as_str().unwrap(), SHORT)
+        .await;
     let arrivals = lowered.arrivals();
     let span = arrivals[5] - arrivals[0];
-    assert!(span >= Duration::from_millis(1800), "6 requests at 2/s took only {span:?}");
+    assert!(
+        span >= Duration::from_millis(1800),
+        "6 requests at 2/s took only {span:?}"
+    );
 }
 
 #[actix_rt::test]
@@ -204,6 +240,9 @@ async fn a_redirect_hop_to_another_host_waits_for_that_hosts_turn() {
     let hopped = &records[10];
     assert_eq!(hopped["final_url"], target.url("/sleep/150/r0"));
     assert_eq!(hopped["redirects"][0]["status"], 302);
-    assert_eq!(hopped["redirects"][0]["url"], redirector.url(&format!("/to/{}/sleep/150/r0", target.port)));
+    assert_eq!(
+        hopped["redirects"][0]["url"],
+        redirector.url(&format!("/to/{}/sleep/150/r0", target.port))
+    );
     assert_eq!(target.peak(), 2, "the target's turns held across hosts");
 }

@@ -1,9 +1,9 @@
 //! Opaque cursors: a position in a paged read, base64url-encoded so clients treat it
 //! as a token. A cursor that does not decode is 400 `invalid_cursor`.
 
+use actix_web::http::StatusCode;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use actix_web::http::StatusCode;
 
 use crate::error::ApiError;
 
@@ -18,7 +18,13 @@ pub(crate) fn encode(kind: char, position: Option<i64>) -> String {
 
 /// Decodes a cursor made by [`encode`] with the same `kind`.
 pub(crate) fn decode(kind: char, cursor: &str) -> Result<Option<i64>, ApiError> {
-    let invalid = || ApiError::new(StatusCode::BAD_REQUEST, "invalid_cursor", "the cursor is not one this API gave out");
+    let invalid = || {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_cursor",
+            "the cursor is not one this API gave out",
+        )
+    };
     let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
     let text = std::str::from_utf8(&bytes).map_err(|_| invalid())?;
     let rest = text.strip_prefix(kind).ok_or_else(invalid)?;

@@ -23,7 +23,12 @@ pub struct ApiError {
 impl ApiError {
     /// An error with `status`, `code` and `message`.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError { status, code, message: message.into(), headers: Vec::new() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+            headers: Vec::new(),
+        }
     }
 
     /// Adds a header to the answer.
@@ -54,13 +59,21 @@ impl ApiError {
 
     /// 404 `job_not_found`.
     pub fn job_not_found(id: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "job_not_found", format!("no job has the id {id:?}"))
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "job_not_found",
+            format!("no job has the id {id:?}"),
+        )
     }
 
     /// 500 `internal`, logging the cause; the answer does not leak it.
     pub fn internal(cause: impl std::fmt::Display) -> ApiError {
         tracing::error!(%cause, "internal error");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Trawl hit an internal error; see its log")
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Trawl hit an internal error; see its log",
+        )
     }
 
     /// 405 naming the methods `allow`ed.

@@ -31,9 +31,18 @@ struct Watch {
 }
 
 /// `GET /v1/jobs/{id}/events`.
-pub(crate) async fn events(state: web::Data<ApiState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn events(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let job = find_job(&state, &id).await?;
-    let watch = Watch { state, key: job.key, pending: Some(job.view), last: None, last_sent: Instant::now() };
+    let watch = Watch {
+        state,
+        key: job.key,
+        pending: Some(job.view),
+        last: None,
+        last_sent: Instant::now(),
+    };
     let events = stream::unfold(Some(watch), |watch| async move {
         let mut watch = watch?;
         let (chunk, more) = next_event(&mut watch).await?;
@@ -58,7 +67,11 @@ async fn next_event(watch: &mut Watch) -> Option<(Bytes, bool)> {
                 }
                 let store = watch.state.store.clone();
                 let key = watch.key;
-                web::block(move || store.job_by_key(key)).await.ok()?.ok()??.view
+                web::block(move || store.job_by_key(key))
+                    .await
+                    .ok()?
+                    .ok()??
+                    .view
             }
         };
         if !view.state.is_active() {

@@ -17,7 +17,10 @@ pub(crate) async fn gate(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     if request.path().starts_with("/v1") {
-        let state = request.app_data::<web::Data<ApiState>>().expect("state is registered").clone();
+        let state = request
+            .app_data::<web::Data<ApiState>>()
+            .expect("state is registered")
+            .clone();
         let keys = state.settings.keys();
         if !keys.is_empty() {
             let presented = request

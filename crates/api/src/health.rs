@@ -15,7 +15,8 @@ pub(crate) async fn healthz() -> HttpResponse {
 
 /// `GET /readyz`.
 pub(crate) async fn readyz(state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
-    let not_ready = |message: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message);
+    let not_ready =
+        |message: String| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", message);
     if state.is_shutting_down() {
         return Err(not_ready("shutting down".into()));
     }

@@ -33,18 +33,26 @@ pub(crate) fn job_body(view: &JobView) -> Value {
 pub(crate) async fn find_job(state: &ApiState, id: &str) -> Result<JobRow, ApiError> {
     let store = state.store.clone();
     let key = id.to_owned();
-    web::block(move || store.job_by_id(&key)).await??.ok_or_else(|| ApiError::job_not_found(id))
+    web::block(move || store.job_by_id(&key))
+        .await??
+        .ok_or_else(|| ApiError::job_not_found(id))
 }
 
 /// A `limit` query value within `1..=max`, or `default` when absent.
-pub(crate) fn limit(query: &HashMap<String, String>, default: usize, max: usize) -> Result<usize, ApiError> {
+pub(crate) fn limit(
+    query: &HashMap<String, String>,
+    default: usize,
+    max: usize,
+) -> Result<usize, ApiError> {
     match query.get("limit") {
         None => Ok(default),
         Some(text) => text
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| ApiError::invalid_parameter(format!("limit must be a whole number from 1 to {max}"))),
+            .ok_or_else(|| {
+                ApiError::invalid_parameter(format!("limit must be a whole number from 1 to {max}"))
+            }),
     }
 }
 
@@ -58,13 +66,22 @@ pub(crate) async fn list(
         None => Vec::new(),
         Some(list) => list
             .split(',')
-            .map(|s| s.trim().parse::<JobState>().map_err(ApiError::invalid_parameter))
+            .map(|s| {
+                s.trim()
+                    .parse::<JobState>()
+                    .map_err(ApiError::invalid_parameter)
+            })
             .collect::<Result<Vec<_>, _>>()?,
     };
-    let before = query.get("cursor").map(|c| cursor::decode('j', c)).transpose()?.flatten();
+    let before = query
+        .get("cursor")
+        .map(|c| cursor::decode('j', c))
+        .transpose()?
+        .flatten();
     let label = query.get("label").cloned();
     let store = state.store.clone();
-    let mut rows = web::block(move || store.list_jobs(&states, label.as_deref(), before, limit + 1)).await??;
+    let mut rows =
+        web::block(move || store.list_jobs(&states, label.as_deref(), before, limit + 1)).await??;
     let next = (rows.len() > limit).then(|| {
         rows.truncate(limit);
         cursor::encode('j', rows.last().map(|row| row.key))
@@ -74,7 +91,10 @@ pub(crate) async fn list(
 }
 
 /// `GET /v1/jobs/{id}`.
-pub(crate) async fn status(state: web::Data<ApiState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn status(
+    state: web::Data<ApiState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let job = find_job(&state, &id).await?;
     Ok(HttpResponse::Ok().json(job_body(&job.view)))
 }
@@ -89,11 +109,19 @@ pub(crate) async fn cancel(
     let purge = match query.get("purge").map(String::as_str) {
         None | Some("false") => false,
         Some("true") => true,
-        Some(other) => return Err(ApiError::invalid_parameter(format!("purge must be true or false, not {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::invalid_parameter(format!(
+                "purge must be true or false, not {other:?}"
+            )))
+        }
     };
     let job = find_job(&state, &id).await?;
     if purge {
-        let purged = state.writer.send(PurgeJob { key: job.key }).await.map_err(ApiError::internal)??;
+        let purged = state
+            .writer
+            .send(PurgeJob { key: job.key })
+            .await
+            .map_err(ApiError::internal)??;
         return if purged {
             tracing::info!(job = %job.view.id, "job purged");
             Ok(HttpResponse::NoContent().finish())
@@ -116,6 +144,10 @@ pub(crate) async fn cancel(
         .map_err(ApiError::internal)?;
     let job = find_job(&state, &id).await?;
     tracing::info!(job = %job.view.id, "job cancelled");
-    let status = if was_active { StatusCode::ACCEPTED } else { StatusCode::OK };
+    let status = if was_active {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::OK
+    };
     Ok(HttpResponse::build(status).json(job_body(&job.view)))
 }

@@ -16,8 +16,8 @@
 #![deny(missing_docs)]
 
 mod cursor;
-mod events;
 pub mod error;
+mod events;
 mod gate;
 mod health;
 mod jobs;

@@ -28,8 +28,21 @@ const STREAM_CHUNK: usize = 1000;
 
 /// The fixed CSV columns, before one `extract.<name>` column per rule.
 const CSV_COLUMNS: [&str; 15] = [
-    "seq", "url", "ref", "final_url", "status", "ok", "error_kind", "error_message", "attempts",
-    "elapsed_ms", "fetched_at", "content_type", "bytes", "sha256", "title",
+    "seq",
+    "url",
+    "ref",
+    "final_url",
+    "status",
+    "ok",
+    "error_kind",
+    "error_message",
+    "attempts",
+    "elapsed_ms",
+    "fetched_at",
+    "content_type",
+    "bytes",
+    "sha256",
+    "title",
 ];
 
 enum Format {
@@ -51,13 +64,22 @@ pub(crate) async fn results(
     match format {
         Format::Page => {
             let limit = limit(&query, PAGE_DEFAULT, PAGE_MAX)?;
-            let after = query.get("cursor").map(|c| cursor::decode('r', c)).transpose()?.flatten();
+            let after = query
+                .get("cursor")
+                .map(|c| cursor::decode('r', c))
+                .transpose()?
+                .flatten();
             let store = state.store.clone();
-            let page = web::block(move || store.prefix_page(job.key, after.map(|s| s as u64), limit, &filter)).await??;
+            let page = web::block(move || {
+                store.prefix_page(job.key, after.map(|s| s as u64), limit, &filter)
+            })
+            .await??;
             let active = job.view.state.is_active();
             let next = (active || !page.exhausted)
                 .then(|| cursor::encode('r', page.scanned_through.map(|s| s as i64)));
-            let mut body = String::with_capacity(page.items.iter().map(|r| r.json.len() + 1).sum::<usize>() + 64);
+            let mut body = String::with_capacity(
+                page.items.iter().map(|r| r.json.len() + 1).sum::<usize>() + 64,
+            );
             body.push_str("{\"items\":[");
             for (index, row) in page.items.iter().enumerate() {
                 if index > 0 {
@@ -68,11 +90,19 @@ pub(crate) async fn results(
             body.push_str("],\"next\":");
             body.push_str(&serde_json::to_string(&next).expect("a cursor serializes"));
             body.push('}');
-            Ok(HttpResponse::Ok().content_type("application/json").body(body))
+            Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .body(body))
         }
         Format::Ndjson => Ok(HttpResponse::Ok()
             .content_type("application/x-ndjson")
-            .streaming(record_stream(state.store.clone(), job.key, filter, None, ndjson_chunk))),
+            .streaming(record_stream(
+                state.store.clone(),
+                job.key,
+                filter,
+                None,
+                ndjson_chunk,
+            ))),
         Format::Csv => {
             let rules: Vec<String> = job.options.extract.keys().cloned().collect();
             let mut head: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
@@ -81,8 +111,17 @@ pub(crate) async fn results(
             let render = move |rows: &[RecordRow]| csv_chunk(rows, &rules);
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
-                .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{}.csv\"", job.view.id)))
-                .streaming(record_stream(state.store.clone(), job.key, filter, Some(header_row), render)))
+                .insert_header((
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}.csv\"", job.view.id),
+                ))
+                .streaming(record_stream(
+                    state.store.clone(),
+                    job.key,
+                    filter,
+                    Some(header_row),
+                    render,
+                )))
         }
     }
 }
@@ -92,9 +131,15 @@ fn format(request: &HttpRequest, query: &HashMap<String, String>) -> Result<Form
         Some("json") => Ok(Format::Page),
         Some("ndjson") => Ok(Format::Ndjson),
         Some("csv") => Ok(Format::Csv),
-        Some(other) => Err(ApiError::invalid_parameter(format!("format must be json, ndjson or csv, not {other:?}"))),
+        Some(other) => Err(ApiError::invalid_parameter(format!(
+            "format must be json, ndjson or csv, not {other:?}"
+        ))),
         None => {
-            let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let accept = request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             Ok(if accept.contains("application/x-ndjson") {
                 Format::Ndjson
             } else if accept.contains("text/csv") {
@@ -111,11 +156,18 @@ fn filter(query: &HashMap<String, String>) -> Result<RecordFilter, ApiError> {
         None => None,
         Some("true") => Some(true),
         Some("false") => Some(false),
-        Some(other) => return Err(ApiError::invalid_parameter(format!("ok must be true or false, not {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::invalid_parameter(format!(
+                "ok must be true or false, not {other:?}"
+            )))
+        }
     };
     let error_kind = query
         .get("error")
-        .map(|kind| kind.parse::<ErrorKind>().map_err(ApiError::invalid_parameter))
+        .map(|kind| {
+            kind.parse::<ErrorKind>()
+                .map_err(ApiError::invalid_parameter)
+        })
         .transpose()?;
     Ok(RecordFilter { ok, error_kind })
 }
@@ -134,7 +186,8 @@ fn record_stream(
         let store = store.clone();
         async move {
             let after = position?;
-            let rows = web::block(move || store.records_after(job, after, STREAM_CHUNK, &filter)).await;
+            let rows =
+                web::block(move || store.records_after(job, after, STREAM_CHUNK, &filter)).await;
             match rows {
                 Ok(Ok(rows)) if rows.is_empty() => None,
                 Ok(Ok(rows)) => {
@@ -146,9 +199,10 @@ fn record_stream(
             }
         }
     });
-    let body = futures_util::StreamExt::map(body, move |rows: Result<Vec<RecordRow>, actix_web::Error>| {
-        rows.map(|rows| render(&rows))
-    });
+    let body = futures_util::StreamExt::map(
+        body,
+        move |rows: Result<Vec<RecordRow>, actix_web::Error>| rows.map(|rows| render(&rows)),
+    );
     futures_util::StreamExt::chain(head, body)
 }
 
@@ -206,15 +260,24 @@ struct CsvHtml<'a> {
 
 fn csv_row<S: AsRef<[u8]>>(fields: &[S]) -> Bytes {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    writer.write_record(fields).expect("writing CSV to memory cannot fail");
-    Bytes::from(writer.into_inner().expect("flushing CSV to memory cannot fail"))
+    writer
+        .write_record(fields)
+        .expect("writing CSV to memory cannot fail");
+    Bytes::from(
+        writer
+            .into_inner()
+            .expect("flushing CSV to memory cannot fail"),
+    )
 }
 
 fn csv_chunk(rows: &[RecordRow], rules: &[String]) -> Bytes {
     let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256));
     for row in rows {
         let Ok(record) = serde_json::from_str::<CsvRecord<'_>>(&row.json) else {
-            tracing::error!(seq = row.seq, "a stored record does not read back; left out of the CSV");
+            tracing::error!(
+                seq = row.seq,
+                "a stored record does not read back; left out of the CSV"
+            );
             continue;
         };
         let text = |value: Option<u64>| value.map(|n| n.to_string()).unwrap_or_default();
@@ -226,7 +289,10 @@ fn csv_chunk(rows: &[RecordRow], rules: &[String]) -> Bytes {
             text(record.status.map(u64::from)).into(),
             record.ok.to_string().into(),
         ];
-        let (kind, message) = record.error.map(|e| (e.kind, e.message)).unwrap_or_default();
+        let (kind, message) = record
+            .error
+            .map(|e| (e.kind, e.message))
+            .unwrap_or_default();
         fields.extend([
             kind,
             message,
@@ -249,5 +315,9 @@ fn csv_chunk(rows: &[RecordRow], rules: &[String]) -> Bytes {
             .write_record(fields.iter().map(|f| f.as_bytes()))
             .expect("writing CSV to memory cannot fail");
     }
-    Bytes::from(writer.into_inner().expect("flushing CSV to memory cannot fail"))
+    Bytes::from(
+        writer
+            .into_inner()
+            .expect("flushing CSV to memory cannot fail"),
+    )
 }

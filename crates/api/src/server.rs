@@ -17,8 +17,14 @@ pub fn build_server(state: ApiState, listener: TcpListener) -> std::io::Result<S
     let server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
-            .app_data(web::QueryConfig::default().error_handler(|e, _| ApiError::invalid_parameter(e.to_string()).into()))
-            .app_data(web::PathConfig::default().error_handler(|e, _| ApiError::invalid_parameter(e.to_string()).into()))
+            .app_data(
+                web::QueryConfig::default()
+                    .error_handler(|e, _| ApiError::invalid_parameter(e.to_string()).into()),
+            )
+            .app_data(
+                web::PathConfig::default()
+                    .error_handler(|e, _| ApiError::invalid_parameter(e.to_string()).into()),
+            )
             .wrap(from_fn(gate::gate))
             .configure(routes)
             .default_service(web::to(|| async {
@@ -38,7 +44,9 @@ pub fn build_server(state: ApiState, listener: TcpListener) -> std::io::Result<S
 /// Every route, each resource with a JSON 405 for the methods it does not answer.
 fn routes(cfg: &mut web::ServiceConfig) {
     fn not_allowed(allow: &'static str) -> actix_web::Route {
-        web::to(move || async move { Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(allow)) })
+        web::to(move || async move {
+            Err::<actix_web::HttpResponse, _>(ApiError::method_not_allowed(allow))
+        })
     }
     cfg.service(
         web::resource("/v1/jobs")
@@ -57,12 +65,24 @@ fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(results::results))
             .default_service(not_allowed("GET")),
     )
-    .service(web::resource("/healthz").route(web::get().to(health::healthz)).default_service(not_allowed("GET")))
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(health::healthz))
+            .default_service(not_allowed("GET")),
+    )
     .service(
         web::resource("/v1/jobs/{id}/events")
             .route(web::get().to(events::events))
             .default_service(not_allowed("GET")),
     )
-    .service(web::resource("/readyz").route(web::get().to(health::readyz)).default_service(not_allowed("GET")))
-    .service(web::resource("/metrics").route(web::get().to(health::metrics)).default_service(not_allowed("GET")));
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(health::readyz))
+            .default_service(not_allowed("GET")),
+    )
+    .service(
+        web::resource("/metrics")
+            .route(web::get().to(health::metrics))
+            .default_service(not_allowed("GET")),
+    );
 }

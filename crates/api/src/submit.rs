@@ -72,7 +72,11 @@ pub(crate) async fn submit(
         BodyFormat::Lines => (parse_lines(&body)?, JobOptions::default(), None),
     };
     if entries.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "empty_batch", "the batch has no URLs"));
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_batch",
+            "the batch has no URLs",
+        ));
     }
     if entries.len() as u64 > state.settings.max_batch_urls {
         return Err(ApiError::new(
@@ -87,7 +91,12 @@ pub(crate) async fn submit(
     }
     let idempotency = idempotency_key.map(|key| {
         let mut hash = Sha256::new();
-        hash.update(request.headers().get(header::CONTENT_TYPE).map_or(&b""[..], |v| v.as_bytes()));
+        hash.update(
+            request
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .map_or(&b""[..], |v| v.as_bytes()),
+        );
         hash.update([0]);
         hash.update(&body);
         (key, hex::encode(hash.finalize()))
@@ -108,7 +117,11 @@ pub(crate) async fn submit(
     match created {
         CreatedJob::Created(row) => {
             if row.view.state.is_active() {
-                let job = Arc::new(JobContext { key: row.key, id: row.view.id.clone(), options });
+                let job = Arc::new(JobContext {
+                    key: row.key,
+                    id: row.view.id.clone(),
+                    options,
+                });
                 state.accepted.do_send(JobAccepted { job });
             }
             tracing::info!(job = %row.view.id, urls = row.view.total, "job committed");
@@ -144,7 +157,11 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
     } else if content_type == "text/plain" {
         Ok(BodyFormat::Lines)
     } else {
-        let shown = if content_type.is_empty() { "none".to_owned() } else { content_type };
+        let shown = if content_type.is_empty() {
+            "none".to_owned()
+        } else {
+            content_type
+        };
         Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -157,7 +174,9 @@ fn body_format(headers: &HeaderMap) -> Result<BodyFormat, ApiError> {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("Idempotency-Key") else { return Ok(None) };
+    let Some(value) = headers.get("Idempotency-Key") else {
+        return Ok(None);
+    };
     let key = value
         .to_str()
         .map_err(|_| ApiError::invalid_request("Idempotency-Key must be visible ASCII"))?;
@@ -171,7 +190,11 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// Reads the body, refusing it by its Content-Length or as soon as it passes `limit`:
 /// an oversized body is never held whole.
-async fn read_body(mut payload: web::Payload, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+async fn read_body(
+    mut payload: web::Payload,
+    headers: &HeaderMap,
+    limit: u64,
+) -> Result<Bytes, ApiError> {
     let too_large = || {
         ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -188,7 +211,8 @@ async fn read_body(mut payload: web::Payload, headers: &HeaderMap, limit: u64) -
     }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::invalid_request(format!("cannot read the request body: {e}")))?;
+        let chunk = chunk
+            .map_err(|e| ApiError::invalid_request(format!("cannot read the request body: {e}")))?;
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(too_large());
         }
@@ -199,12 +223,16 @@ async fn read_body(mut payload: web::Payload, headers: &HeaderMap, limit: u64) -
 
 fn parse_json(body: &[u8]) -> Result<(Vec<NewEntry>, JobOptions, Option<String>), ApiError> {
     let submission: Submission = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => ApiError::invalid_request(format!("the submission is not valid: {e}")),
+        serde_json::error::Category::Data => {
+            ApiError::invalid_request(format!("the submission is not valid: {e}"))
+        }
         _ => ApiError::invalid_json(format!("the body is not valid JSON: {e}")),
     })?;
     if let Some(label) = &submission.label {
         if label.chars().count() > MAX_LABEL_CHARS {
-            return Err(ApiError::invalid_request(format!("label is longer than {MAX_LABEL_CHARS} characters")));
+            return Err(ApiError::invalid_request(format!(
+                "label is longer than {MAX_LABEL_CHARS} characters"
+            )));
         }
     }
     let options = match submission.options {
@@ -220,7 +248,10 @@ fn parse_json(body: &[u8]) -> Result<(Vec<NewEntry>, JobOptions, Option<String>)
                 EntryIn::Plain(url) => (url, None),
                 EntryIn::WithRef { url, reference } => (url, reference),
             };
-            if reference.as_ref().is_some_and(|r| r.chars().count() > MAX_REF_CHARS) {
+            if reference
+                .as_ref()
+                .is_some_and(|r| r.chars().count() > MAX_REF_CHARS)
+            {
                 return Err(ApiError::invalid_request(format!(
                     "urls[{index}].ref is longer than {MAX_REF_CHARS} characters"
                 )));
@@ -232,7 +263,8 @@ fn parse_json(body: &[u8]) -> Result<(Vec<NewEntry>, JobOptions, Option<String>)
 }
 
 fn parse_lines(body: &[u8]) -> Result<Vec<NewEntry>, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|_| ApiError::invalid_request("the text/plain body is not UTF-8"))?;
+    let text = std::str::from_utf8(body)
+        .map_err(|_| ApiError::invalid_request("the text/plain body is not UTF-8"))?;
     Ok(text
         .lines()
         .map(str::trim)
@@ -251,42 +283,62 @@ fn new_entry(url: String, reference: Option<String>) -> NewEntry {
             Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => {
                 Some(format!("scheme {:?} is not http or https", parsed.scheme()))
             }
-            Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => Some("the URL has no host".into()),
+            Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => {
+                Some("the URL has no host".into())
+            }
             Ok(_) => None,
         }
     };
-    NewEntry { url, reference, invalid }
+    NewEntry {
+        url,
+        reference,
+        invalid,
+    }
 }
 
 /// Parses and checks `options`: unknown options, forbidden or malformed headers, zero
 /// limits and extraction rules that do not compile are 400 `invalid_option`.
 fn parse_options(value: serde_json::Value) -> Result<JobOptions, ApiError> {
-    let options: JobOptions =
-        serde_json::from_value(value).map_err(|e| ApiError::invalid_option(format!("invalid options: {e}")))?;
+    let options: JobOptions = serde_json::from_value(value)
+        .map_err(|e| ApiError::invalid_option(format!("invalid options: {e}")))?;
     for (name, value) in &options.headers {
         if JobOptions::FORBIDDEN_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            return Err(ApiError::invalid_option(format!("options.headers may not set {name}")));
+            return Err(ApiError::invalid_option(format!(
+                "options.headers may not set {name}"
+            )));
         }
         if header::HeaderName::from_bytes(name.as_bytes()).is_err() {
-            return Err(ApiError::invalid_option(format!("options.headers: {name:?} is not a header name")));
+            return Err(ApiError::invalid_option(format!(
+                "options.headers: {name:?} is not a header name"
+            )));
         }
         if header::HeaderValue::from_str(value).is_err() {
-            return Err(ApiError::invalid_option(format!("options.headers.{name}: the value is not a valid header value")));
+            return Err(ApiError::invalid_option(format!(
+                "options.headers.{name}: the value is not a valid header value"
+            )));
         }
     }
     if let Some(agent) = &options.user_agent {
         if header::HeaderValue::from_str(agent).is_err() {
-            return Err(ApiError::invalid_option("options.user_agent is not a valid header value"));
+            return Err(ApiError::invalid_option(
+                "options.user_agent is not a valid header value",
+            ));
         }
     }
     for (name, value) in [
         ("timeout_ms", options.timeout_ms),
-        ("per_host_concurrency", options.per_host_concurrency.map(u64::from)),
+        (
+            "per_host_concurrency",
+            options.per_host_concurrency.map(u64::from),
+        ),
     ] {
         if value == Some(0) {
-            return Err(ApiError::invalid_option(format!("options.{name} must be at least 1")));
+            return Err(ApiError::invalid_option(format!(
+                "options.{name} must be at least 1"
+            )));
         }
     }
-    CompiledRules::compile(&options.extract).map_err(|e| ApiError::invalid_option(e.to_string()))?;
+    CompiledRules::compile(&options.extract)
+        .map_err(|e| ApiError::invalid_option(e.to_string()))?;
     Ok(options)
 }

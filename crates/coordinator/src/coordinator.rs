@@ -91,7 +91,11 @@ impl Coordinator {
     }
 
     fn add_job(&mut self, job: Arc<JobContext>) {
-        let queue = JobQueue::new(job, self.settings.per_host_concurrency, self.settings.per_host_rps);
+        let queue = JobQueue::new(
+            job,
+            self.settings.per_host_concurrency,
+            self.settings.per_host_rps,
+        );
         self.jobs.insert(queue.job.key, queue);
     }
 
@@ -103,7 +107,8 @@ impl Coordinator {
         }
         let now = Instant::now();
         let mut rate_limited = false;
-        let mut assigned: Vec<Vec<trawl_core::fetch::FetchTask>> = vec![Vec::new(); self.free_slots.len()];
+        let mut assigned: Vec<Vec<trawl_core::fetch::FetchTask>> =
+            vec![Vec::new(); self.free_slots.len()];
         let mut free: usize = self.free_slots.iter().sum();
         let mut progressed = true;
         while free > 0 && progressed {
@@ -119,14 +124,23 @@ impl Coordinator {
                     break;
                 }
                 self.round_after = key;
-                let Some(queue) = self.jobs.get_mut(&key) else { continue };
+                let Some(queue) = self.jobs.get_mut(&key) else {
+                    continue;
+                };
                 match queue.refill(&self.store) {
                     Ok(unparsable) if !unparsable.is_empty() => {
                         let records = unparsable
                             .iter()
                             .map(|p| {
-                                Record::failed(&queue.job.id, p.seq, &p.url, p.reference.as_deref(), ErrorKind::InvalidUrl, "the stored URL does not parse")
-                                    .to_stored(key)
+                                Record::failed(
+                                    &queue.job.id,
+                                    p.seq,
+                                    &p.url,
+                                    p.reference.as_deref(),
+                                    ErrorKind::InvalidUrl,
+                                    "the stored URL does not parse",
+                                )
+                                .to_stored(key)
                             })
                             .collect();
                         self.links.store_records.do_send(StoreRecords { records });
@@ -149,7 +163,9 @@ impl Coordinator {
                 progressed = true;
                 free -= tasks.len();
                 for task in tasks {
-                    let fetcher = (0..self.free_slots.len()).max_by_key(|i| self.free_slots[*i]).expect("at least one fetcher");
+                    let fetcher = (0..self.free_slots.len())
+                        .max_by_key(|i| self.free_slots[*i])
+                        .expect("at least one fetcher");
                     self.free_slots[fetcher] -= 1;
                     assigned[fetcher].push(task);
                 }
@@ -157,12 +173,18 @@ impl Coordinator {
         }
         for (fetcher, tasks) in assigned.into_iter().enumerate() {
             if !tasks.is_empty() {
-                self.links.fetchers[fetcher].assign.do_send(AssignTasks { tasks });
+                self.links.fetchers[fetcher]
+                    .assign
+                    .do_send(AssignTasks { tasks });
             }
         }
         let next_retry = self.jobs.values().filter_map(JobQueue::next_retry).min();
         let next_rate_check = rate_limited.then(|| now + RATE_RECHECK);
-        if let Some(at) = [next_retry, self.turns.next_unpause(), next_rate_check].into_iter().flatten().min() {
+        if let Some(at) = [next_retry, self.turns.next_unpause(), next_rate_check]
+            .into_iter()
+            .flatten()
+            .min()
+        {
             self.wake_at(at, ctx);
         }
     }
@@ -173,12 +195,15 @@ impl Coordinator {
             return;
         }
         self.wakeup = Some(at);
-        ctx.run_later(at.saturating_duration_since(Instant::now()), move |coordinator, ctx| {
-            if coordinator.wakeup == Some(at) {
-                coordinator.wakeup = None;
-            }
-            coordinator.dispatch(ctx);
-        });
+        ctx.run_later(
+            at.saturating_duration_since(Instant::now()),
+            move |coordinator, ctx| {
+                if coordinator.wakeup == Some(at) {
+                    coordinator.wakeup = None;
+                }
+                coordinator.dispatch(ctx);
+            },
+        );
     }
 
     /// Jobs with nothing left in flight or buffered but no completion yet lost a record
@@ -190,7 +215,9 @@ impl Coordinator {
     }
 
     fn all_slots_free(&self) -> bool {
-        self.free_slots.iter().all(|free| *free == self.settings.concurrency)
+        self.free_slots
+            .iter()
+            .all(|free| *free == self.settings.concurrency)
     }
 }
 
@@ -204,7 +231,11 @@ impl Actor for Coordinator {
                     tracing::info!(jobs = jobs.len(), "resuming unfinished jobs");
                 }
                 for row in jobs {
-                    self.add_job(Arc::new(JobContext { key: row.key, id: row.view.id, options: row.options }));
+                    self.add_job(Arc::new(JobContext {
+                        key: row.key,
+                        id: row.view.id,
+                        options: row.options,
+                    }));
                 }
             }
             Err(error) => tracing::error!(%error, "cannot read unfinished jobs"),
@@ -279,15 +310,20 @@ impl Handler<CancelJob> for Coordinator {
         for fetcher in &self.links.fetchers {
             fetcher.abort.do_send(AbortJob { key: msg.key });
         }
-        let finish = self.links.finish_cancelled.send(FinishCancelled { key: msg.key });
-        Box::pin(async move {
-            match finish.await {
-                Ok(Ok(was_active)) => Ok(was_active),
-                Ok(Err(error)) => Err(error.to_string()),
-                Err(error) => Err(format!("store writer unavailable: {error}")),
+        let finish = self
+            .links
+            .finish_cancelled
+            .send(FinishCancelled { key: msg.key });
+        Box::pin(
+            async move {
+                match finish.await {
+                    Ok(Ok(was_active)) => Ok(was_active),
+                    Ok(Err(error)) => Err(error.to_string()),
+                    Err(error) => Err(format!("store writer unavailable: {error}")),
+                }
             }
-        }
-        .into_actor(self))
+            .into_actor(self),
+        )
     }
 }
 
@@ -311,14 +347,18 @@ impl Handler<Shutdown> for Coordinator {
         let grace = self.settings.shutdown_grace();
         ctx.run_later(grace, |coordinator, _| {
             if let Some(done) = coordinator.draining.take() {
-                tracing::warn!("shutdown grace period over: unfinished requests resume at next start");
+                tracing::warn!(
+                    "shutdown grace period over: unfinished requests resume at next start"
+                );
                 let _ = done.send(());
             }
         });
-        Box::pin(async move {
-            let _ = drained.await;
-        }
-        .into_actor(self)
-        .map(|_, _, _| ()))
+        Box::pin(
+            async move {
+                let _ = drained.await;
+            }
+            .into_actor(self)
+            .map(|_, _, _| ()),
+        )
     }
 }

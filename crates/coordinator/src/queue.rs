@@ -45,9 +45,21 @@ pub(crate) struct JobQueue {
 
 impl JobQueue {
     pub(crate) fn new(job: Arc<JobContext>, server_per_host: u32, server_rps: u32) -> JobQueue {
-        let per_host_limit = job.options.per_host_concurrency.map_or(server_per_host, |n| n.clamp(1, server_per_host));
-        let job_rps = job.options.per_host_rps.filter(|rps| server_rps == 0 || *rps < server_rps);
-        let rates = [NonZeroU32::new(server_rps), job_rps.and_then(NonZeroU32::new)].into_iter().flatten().collect();
+        let per_host_limit = job
+            .options
+            .per_host_concurrency
+            .map_or(server_per_host, |n| n.clamp(1, server_per_host));
+        let job_rps = job
+            .options
+            .per_host_rps
+            .filter(|rps| server_rps == 0 || *rps < server_rps);
+        let rates = [
+            NonZeroU32::new(server_rps),
+            job_rps.and_then(NonZeroU32::new),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         JobQueue {
             job,
             per_host_limit,
@@ -75,14 +87,19 @@ impl JobQueue {
 
     /// When the next waiting retry is due.
     pub(crate) fn next_retry(&self) -> Option<Instant> {
-        self.retries.peek().map(|Reverse(Waiting(retry))| retry.not_before)
+        self.retries
+            .peek()
+            .map(|Reverse(Waiting(retry))| retry.not_before)
     }
 
     /// Moves retries whose backoff is over to the front of their host's queue.
     fn promote_due_retries(&mut self, now: Instant) {
         while self.next_retry().is_some_and(|due| due <= now) {
             let Reverse(Waiting(retry)) = self.retries.pop().expect("peeked");
-            self.by_host.entry(retry.task.host.clone()).or_default().push_front(retry.task);
+            self.by_host
+                .entry(retry.task.host.clone())
+                .or_default()
+                .push_front(retry.task);
             self.buffered += 1;
         }
     }
@@ -102,7 +119,10 @@ impl JobQueue {
             self.exhausted = page.len() < PAGE;
             for pending in page {
                 self.read_through = Some(pending.seq);
-                match Url::parse(&pending.url).ok().and_then(|url| host_key(&url).map(|host| (url, host))) {
+                match Url::parse(&pending.url)
+                    .ok()
+                    .and_then(|url| host_key(&url).map(|host| (url, host)))
+                {
                     Some((target, host)) => {
                         let task = FetchTask {
                             job: self.job.clone(),
@@ -126,7 +146,12 @@ impl JobQueue {
 
     /// Takes up to `max` tasks whose hosts have a free turn and a rate token, taking
     /// them. Returns the tasks, and whether some host was held back by its rate.
-    pub(crate) fn take(&mut self, max: usize, turns: &mut HostTurns, now: Instant) -> (Vec<FetchTask>, bool) {
+    pub(crate) fn take(
+        &mut self,
+        max: usize,
+        turns: &mut HostTurns,
+        now: Instant,
+    ) -> (Vec<FetchTask>, bool) {
         self.promote_due_retries(now);
         let mut taken = Vec::new();
         let mut rate_limited = false;

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::job::{JobContext, JobKey};
-use crate::record::{Redirect, RecordError, StoredRecord};
+use crate::record::{RecordError, Redirect, StoredRecord};
 
 /// The politeness key of a URL: `host:port`, the port explicit.
 pub type HostKey = Arc<str>;

@@ -95,7 +95,8 @@ pub enum ProcessPart {
 
 impl ProcessPart {
     /// The parts a record carries when a job names none.
-    pub const DEFAULT: [ProcessPart; 3] = [ProcessPart::Json, ProcessPart::Html, ProcessPart::Links];
+    pub const DEFAULT: [ProcessPart; 3] =
+        [ProcessPart::Json, ProcessPart::Html, ProcessPart::Links];
 }
 
 /// One extraction rule of `options.extract`: exactly one of `css`, `json`, `regex`.

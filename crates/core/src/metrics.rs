@@ -66,13 +66,36 @@ impl Default for Metrics {
             jobs: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("records_committed", "Records committed to the store, by outcome", metrics.records_committed.clone());
-        registry.register("attempts", "HTTP attempts made, by outcome", metrics.attempts.clone());
-        registry.register("retries", "Attempts that will be retried after a backoff", metrics.retries.clone());
-        registry.register("attempt_seconds", "Duration of HTTP attempts", metrics.attempt_seconds.clone());
-        registry.register("in_flight_requests", "HTTP requests in flight", metrics.in_flight.clone());
+        registry.register(
+            "records_committed",
+            "Records committed to the store, by outcome",
+            metrics.records_committed.clone(),
+        );
+        registry.register(
+            "attempts",
+            "HTTP attempts made, by outcome",
+            metrics.attempts.clone(),
+        );
+        registry.register(
+            "retries",
+            "Attempts that will be retried after a backoff",
+            metrics.retries.clone(),
+        );
+        registry.register(
+            "attempt_seconds",
+            "Duration of HTTP attempts",
+            metrics.attempt_seconds.clone(),
+        );
+        registry.register(
+            "in_flight_requests",
+            "HTTP requests in flight",
+            metrics.in_flight.clone(),
+        );
         registry.register("jobs", "Jobs by state", metrics.jobs.clone());
-        Metrics { registry, ..metrics }
+        Metrics {
+            registry,
+            ..metrics
+        }
     }
 }
 
@@ -80,15 +103,23 @@ impl Metrics {
     /// Sets the jobs-per-state gauges; states absent from `counts` read 0.
     pub fn set_jobs(&self, counts: &[(JobState, u64)]) {
         for state in JobState::ALL {
-            let count = counts.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
-            self.jobs.get_or_create(&StateLabel { state: state.as_str() }).set(count as i64);
+            let count = counts
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map_or(0, |(_, n)| *n);
+            self.jobs
+                .get_or_create(&StateLabel {
+                    state: state.as_str(),
+                })
+                .set(count as i64);
         }
     }
 
     /// The metrics in the Prometheus/OpenMetrics text format.
     pub fn encode(&self) -> String {
         let mut text = String::new();
-        prometheus_client::encoding::text::encode(&mut text, &self.registry).expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
         text
     }
 }

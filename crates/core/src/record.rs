@@ -116,7 +116,10 @@ pub struct Note {
 impl Note {
     /// A note with `code` and `message`.
     pub fn new(code: &str, message: impl Into<String>) -> Self {
-        Note { code: code.to_owned(), message: message.into() }
+        Note {
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -204,7 +207,10 @@ impl Record {
             final_url: None,
             status: None,
             ok: false,
-            error: Some(RecordError { kind, message: message.into() }),
+            error: Some(RecordError {
+                kind,
+                message: message.into(),
+            }),
             attempts: 0,
             elapsed_ms: None,
             fetched_at: None,
@@ -267,11 +273,35 @@ mod tests {
     fn failed_record_has_every_contract_key() {
         let record = Record::failed("j", 3, "ftp://x", None, ErrorKind::InvalidUrl, "not http");
         let value: serde_json::Value = serde_json::from_str(&record.to_stored(1).json).unwrap();
-        let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         for key in [
-            "job_id", "seq", "url", "ref", "final_url", "status", "ok", "error", "attempts",
-            "elapsed_ms", "fetched_at", "content_type", "bytes", "sha256", "redirects", "json",
-            "html", "text", "headers", "body", "extract", "notes",
+            "job_id",
+            "seq",
+            "url",
+            "ref",
+            "final_url",
+            "status",
+            "ok",
+            "error",
+            "attempts",
+            "elapsed_ms",
+            "fetched_at",
+            "content_type",
+            "bytes",
+            "sha256",
+            "redirects",
+            "json",
+            "html",
+            "text",
+            "headers",
+            "body",
+            "extract",
+            "notes",
         ] {
             assert!(keys.contains(&key), "missing {key}");
         }

@@ -21,7 +21,10 @@ pub(crate) fn decode(encoding: Option<&str>, raw: Bytes, limit: u64) -> Result<B
             read_limited(flate2::read::ZlibDecoder::new(&raw[..]), limit)
                 .or_else(|_| read_limited(flate2::read::DeflateDecoder::new(&raw[..]), limit))
         }
-        "br" => read_limited(brotli_decompressor::Decompressor::new(&raw[..], 8192), limit),
+        "br" => read_limited(
+            brotli_decompressor::Decompressor::new(&raw[..], 8192),
+            limit,
+        ),
         "zstd" => match ruzstd::decoding::StreamingDecoder::new(&raw[..]) {
             Ok(decoder) => read_limited(decoder, limit),
             Err(e) => Err(Decode::Corrupt(e.to_string())),
@@ -29,7 +32,9 @@ pub(crate) fn decode(encoding: Option<&str>, raw: Bytes, limit: u64) -> Result<B
         other => {
             return Err(RecordError {
                 kind: ErrorKind::Protocol,
-                message: format!("the server used content-encoding {other:?}, which was not offered"),
+                message: format!(
+                    "the server used content-encoding {other:?}, which was not offered"
+                ),
             })
         }
     };
@@ -90,8 +95,21 @@ mod tests {
 
     #[test]
     fn corrupt_and_unknown_encodings_are_protocol_errors() {
-        assert_eq!(decode(Some("gzip"), Bytes::from_static(b"not gzip"), 100).unwrap_err().kind, ErrorKind::Protocol);
-        assert_eq!(decode(Some("compress"), Bytes::from_static(b"x"), 100).unwrap_err().kind, ErrorKind::Protocol);
-        assert_eq!(&decode(Some("identity"), Bytes::from_static(b"x"), 100).unwrap()[..], b"x");
+        assert_eq!(
+            decode(Some("gzip"), Bytes::from_static(b"not gzip"), 100)
+                .unwrap_err()
+                .kind,
+            ErrorKind::Protocol
+        );
+        assert_eq!(
+            decode(Some("compress"), Bytes::from_static(b"x"), 100)
+                .unwrap_err()
+                .kind,
+            ErrorKind::Protocol
+        );
+        assert_eq!(
+            &decode(Some("identity"), Bytes::from_static(b"x"), 100).unwrap()[..],
+            b"x"
+        );
     }
 }

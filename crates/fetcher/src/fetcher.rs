@@ -13,9 +13,13 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Recipient, SpawnHandle, WrapFuture};
+use actix::{
+    Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Recipient, SpawnHandle,
+    WrapFuture,
+};
 use trawl_core::fetch::{
-    AbortJob, AssignTasks, FetchOutcome, FetchTask, FreedSlot, PauseHost, ProcessBatch, Retry, TasksFinished,
+    AbortJob, AssignTasks, FetchOutcome, FetchTask, FreedSlot, PauseHost, ProcessBatch, Retry,
+    TasksFinished,
 };
 use trawl_core::job::JobKey;
 use trawl_core::metrics::Metrics;
@@ -59,7 +63,11 @@ pub struct Fetcher {
 
 impl Fetcher {
     /// Starts fetcher number `index` on a new thread of its own.
-    pub fn start_on_own_thread(index: usize, settings: FetcherSettings, links: FetcherLinks) -> Addr<Fetcher> {
+    pub fn start_on_own_thread(
+        index: usize,
+        settings: FetcherSettings,
+        links: FetcherLinks,
+    ) -> Addr<Fetcher> {
         let arbiter = Arbiter::new();
         Fetcher::start_in_arbiter(&arbiter.handle(), move |_| Fetcher {
             index,
@@ -88,7 +96,9 @@ impl Fetcher {
                         tracing::warn!(%error, "store writer gone: records will be fetched again at next start");
                     }
                 }
-                Err(error) => tracing::warn!(%error, "processor gone: records will be fetched again at next start"),
+                Err(error) => {
+                    tracing::warn!(%error, "processor gone: records will be fetched again at next start")
+                }
             }
             links.coordinator.do_send(TasksFinished { fetcher, slots });
         });
@@ -102,7 +112,10 @@ impl Fetcher {
     fn on_fetched(&mut self, fetched: Fetched, host_pause: Option<Duration>, slot: FreedSlot) {
         if let Some(pause) = host_pause {
             let until = Instant::now() + pause;
-            self.links.pause_host.do_send(PauseHost { host: slot.host.clone(), until });
+            self.links.pause_host.do_send(PauseHost {
+                host: slot.host.clone(),
+                until,
+            });
         }
         match fetched {
             Fetched::Retry { task, wait } => self.hand_back(slot, task, Instant::now() + wait),
@@ -121,8 +134,14 @@ impl Fetcher {
     /// Frees `slot` (and its host turn), giving `task` back to the coordinator to be
     /// dispatched again at `not_before`: its retry, or its next redirect hop.
     fn hand_back(&mut self, slot: FreedSlot, task: FetchTask, not_before: Instant) {
-        let slot = FreedSlot { retry: Some(Retry { task, not_before }), ..slot };
-        self.links.coordinator.do_send(TasksFinished { fetcher: self.index, slots: vec![slot] });
+        let slot = FreedSlot {
+            retry: Some(Retry { task, not_before }),
+            ..slot
+        };
+        self.links.coordinator.do_send(TasksFinished {
+            fetcher: self.index,
+            slots: vec![slot],
+        });
     }
 }
 
@@ -166,7 +185,12 @@ impl Handler<AbortJob> for Fetcher {
     type Result = ();
 
     fn handle(&mut self, msg: AbortJob, ctx: &mut Self::Context) {
-        let aborted: Vec<(JobKey, u64)> = self.in_flight.keys().filter(|(job, _)| *job == msg.key).copied().collect();
+        let aborted: Vec<(JobKey, u64)> = self
+            .in_flight
+            .keys()
+            .filter(|(job, _)| *job == msg.key)
+            .copied()
+            .collect();
         let mut slots = Vec::with_capacity(aborted.len());
         for key in aborted {
             if let Some((handle, slot)) = self.in_flight.remove(&key) {
@@ -177,19 +201,32 @@ impl Handler<AbortJob> for Fetcher {
             }
         }
         if !slots.is_empty() {
-            tracing::debug!(job = msg.key, requests = slots.len(), "aborted in-flight requests");
-            self.links.coordinator.do_send(TasksFinished { fetcher: self.index, slots });
+            tracing::debug!(
+                job = msg.key,
+                requests = slots.len(),
+                "aborted in-flight requests"
+            );
+            self.links.coordinator.do_send(TasksFinished {
+                fetcher: self.index,
+                slots,
+            });
         }
     }
 }
 
 fn slot_of(task: &FetchTask) -> FreedSlot {
-    FreedSlot { job: task.job.key, host: task.host.clone(), retry: None }
+    FreedSlot {
+        job: task.job.key,
+        host: task.host.clone(),
+        retry: None,
+    }
 }
 
 /// Builds the TLS configuration once per process: webpki's roots with ring.
 pub(crate) fn tls_config() -> Arc<rustls::ClientConfig> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -47,7 +47,9 @@ impl Allowed {
             Allowed::Socket(socket) => {
                 canonical(socket.ip()) == canonical(addr.ip()) && socket.port() == addr.port()
             }
-            Allowed::Network(network, prefix) => in_network(canonical(addr.ip()), canonical(network), prefix),
+            Allowed::Network(network, prefix) => {
+                in_network(canonical(addr.ip()), canonical(network), prefix)
+            }
         }
     }
 }
@@ -58,7 +60,10 @@ impl Guard {
     pub fn new(settings: &FetcherSettings) -> Guard {
         Guard {
             allow_private_networks: settings.allow_private_networks,
-            allowed: settings.allowed_addresses().filter_map(Allowed::parse).collect(),
+            allowed: settings
+                .allowed_addresses()
+                .filter_map(Allowed::parse)
+                .collect(),
             lookup_timeout: settings.connect_timeout(),
         }
     }
@@ -74,7 +79,10 @@ impl Guard {
     /// per-URL error: `invalid_url`, `dns` or `blocked`.
     pub async fn resolve(&self, url: &Url) -> Result<SocketAddr, RecordError> {
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(error(ErrorKind::InvalidUrl, format!("scheme {:?} is not http or https", url.scheme())));
+            return Err(error(
+                ErrorKind::InvalidUrl,
+                format!("scheme {:?} is not http or https", url.scheme()),
+            ));
         }
         let port = url
             .port_or_known_default()
@@ -101,7 +109,13 @@ impl Guard {
     async fn lookup(&self, name: &str, port: u16) -> Result<Vec<SocketAddr>, RecordError> {
         let lookup = tokio::net::lookup_host((name, port));
         match tokio::time::timeout(self.lookup_timeout, lookup).await {
-            Err(_) => Err(error(ErrorKind::Dns, format!("looking up {name} took longer than {:?}", self.lookup_timeout))),
+            Err(_) => Err(error(
+                ErrorKind::Dns,
+                format!(
+                    "looking up {name} took longer than {:?}",
+                    self.lookup_timeout
+                ),
+            )),
             Ok(Err(e)) => Err(error(ErrorKind::Dns, format!("cannot resolve {name}: {e}"))),
             Ok(Ok(addrs)) => {
                 let addrs: Vec<SocketAddr> = addrs.collect();
@@ -116,7 +130,10 @@ impl Guard {
 }
 
 fn error(kind: ErrorKind, message: impl Into<String>) -> RecordError {
-    RecordError { kind, message: message.into() }
+    RecordError {
+        kind,
+        message: message.into(),
+    }
 }
 
 /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 inside it.
@@ -130,11 +147,15 @@ fn canonical(ip: IpAddr) -> IpAddr {
 fn in_network(ip: IpAddr, network: IpAddr, prefix: u8) -> bool {
     match (ip, network) {
         (IpAddr::V4(ip), IpAddr::V4(net)) => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix.min(32))).unwrap_or(0);
+            let mask = u32::MAX
+                .checked_shl(32 - u32::from(prefix.min(32)))
+                .unwrap_or(0);
             u32::from(ip) & mask == u32::from(net) & mask
         }
         (IpAddr::V6(ip), IpAddr::V6(net)) => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix.min(128))).unwrap_or(0);
+            let mask = u128::MAX
+                .checked_shl(128 - u32::from(prefix.min(128)))
+                .unwrap_or(0);
             u128::from(ip) & mask == u128::from(net) & mask
         }
         _ => false,
@@ -176,8 +197,12 @@ const SPECIAL_V6: [(Ipv6Addr, u8); 8] = [
 /// Whether `ip` is loopback, private, link-local, reserved or otherwise special.
 pub fn is_special(ip: IpAddr) -> bool {
     match canonical(ip) {
-        ip @ IpAddr::V4(_) => SPECIAL_V4.iter().any(|(net, prefix)| in_network(ip, (*net).into(), *prefix)),
-        ip @ IpAddr::V6(_) => SPECIAL_V6.iter().any(|(net, prefix)| in_network(ip, (*net).into(), *prefix)),
+        ip @ IpAddr::V4(_) => SPECIAL_V4
+            .iter()
+            .any(|(net, prefix)| in_network(ip, (*net).into(), *prefix)),
+        ip @ IpAddr::V6(_) => SPECIAL_V6
+            .iter()
+            .any(|(net, prefix)| in_network(ip, (*net).into(), *prefix)),
     }
 }
 
@@ -196,15 +221,42 @@ mod tests {
     #[test]
     fn special_addresses() {
         for ip in [
-            "0.1.2.3", "10.1.1.1", "100.64.0.1", "127.0.0.1", "169.254.169.254", "172.31.0.1",
-            "192.0.0.8", "192.0.2.1", "192.168.1.1", "198.19.0.1", "198.51.100.2", "203.0.113.9",
-            "224.0.0.1", "250.0.0.1", "255.255.255.255", "::", "::1", "::ffff:127.0.0.1",
-            "::ffff:10.0.0.1", "::127.0.0.1", "64:ff9b::a00:1", "100::1", "2001:db8::1", "fd00::1",
-            "fe80::1", "ff02::1",
+            "0.1.2.3",
+            "10.1.1.1",
+            "100.64.0.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "172.31.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.168.1.1",
+            "198.19.0.1",
+            "198.51.100.2",
+            "203.0.113.9",
+            "224.0.0.1",
+            "250.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "100::1",
+            "2001:db8::1",
+            "fd00::1",
+            "fe80::1",
+            "ff02::1",
         ] {
             assert!(is_special(ip.parse().unwrap()), "{ip} should be special");
         }
-        for ip in ["1.1.1.1", "93.184.216.34", "2606:4700::1111", "::ffff:8.8.8.8", "172.32.0.1"] {
+        for ip in [
+            "1.1.1.1",
+            "93.184.216.34",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "172.32.0.1",
+        ] {
             assert!(!is_special(ip.parse().unwrap()), "{ip} should be public");
         }
     }
@@ -213,8 +265,14 @@ mod tests {
     async fn odd_spellings_of_loopback_are_blocked() {
         let guard = Guard::new(&settings(false, &[]));
         for url in [
-            "http://127.0.0.1/", "http://2130706433/", "http://0x7f000001/", "http://0177.0.0.1/",
-            "http://127.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://localhost/",
+            "http://127.0.0.1/",
+            "http://2130706433/",
+            "http://0x7f000001/",
+            "http://0177.0.0.1/",
+            "http://127.1/",
+            "http://[::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://localhost/",
             "http://0/",
         ] {
             let err = guard.resolve(&Url::parse(url).unwrap()).await.unwrap_err();
@@ -225,12 +283,23 @@ mod tests {
     #[actix_rt::test]
     async fn allow_list_admits_exactly_what_it_names() {
         let guard = Guard::new(&settings(false, &["127.0.0.1:8080", "10.0.0.0/8"]));
-        let ok = guard.resolve(&Url::parse("http://127.0.0.1:8080/").unwrap()).await.unwrap();
+        let ok = guard
+            .resolve(&Url::parse("http://127.0.0.1:8080/").unwrap())
+            .await
+            .unwrap();
         assert_eq!(ok, "127.0.0.1:8080".parse().unwrap());
-        assert!(guard.resolve(&Url::parse("http://10.9.9.9/").unwrap()).await.is_ok());
-        let other_port = guard.resolve(&Url::parse("http://127.0.0.1:8081/").unwrap()).await;
+        assert!(guard
+            .resolve(&Url::parse("http://10.9.9.9/").unwrap())
+            .await
+            .is_ok());
+        let other_port = guard
+            .resolve(&Url::parse("http://127.0.0.1:8081/").unwrap())
+            .await;
         assert_eq!(other_port.unwrap_err().kind, ErrorKind::Blocked);
         let open = Guard::new(&settings(true, &[]));
-        assert!(open.resolve(&Url::parse("http://127.0.0.1/").unwrap()).await.is_ok());
+        assert!(open
+            .resolve(&Url::parse("http://127.0.0.1/").unwrap())
+            .await
+            .is_ok());
     }
 }

@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 use trawl_core::clock;
 use trawl_core::fetch::{host_key, FetchOutcome, FetchTask, Hops, ResponseHead};
 use trawl_core::metrics::{Metrics, OutcomeLabel};
-use trawl_core::record::{ErrorKind, Redirect, RecordError};
+use trawl_core::record::{ErrorKind, RecordError, Redirect};
 use trawl_core::settings::FetcherSettings;
 use url::Url;
 
@@ -41,8 +41,14 @@ impl Limits {
     fn of(task: &FetchTask, settings: &FetcherSettings) -> Limits {
         let options = &task.job.options;
         Limits {
-            timeout: Duration::from_millis(options.timeout_ms.map_or(settings.timeout_ms, |t| t.min(settings.timeout_ms))),
-            retries: options.retries.map_or(settings.retries, |r| r.min(settings.retries)),
+            timeout: Duration::from_millis(
+                options
+                    .timeout_ms
+                    .map_or(settings.timeout_ms, |t| t.min(settings.timeout_ms)),
+            ),
+            retries: options
+                .retries
+                .map_or(settings.retries, |r| r.min(settings.retries)),
         }
     }
 }
@@ -76,25 +82,42 @@ pub(crate) enum Fetched {
 /// One attempt at `task`, with its deadline, redirects and body limit. Returns how it
 /// ended and, when the server answered 429 or 503 with a Retry-After, how long its host
 /// should rest (capped by `fetcher.max_retry_after`).
-pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetched, Option<Duration>) {
+pub(crate) async fn fetch(
+    ctx: Rc<RequestContext>,
+    mut task: FetchTask,
+) -> (Fetched, Option<Duration>) {
     let limits = Limits::of(&task, &ctx.settings);
     let hops = match task.hops.take() {
         Some(hops) => *hops,
         None => {
             task.attempts += 1;
-            Hops { origin: task.target.clone(), redirects: Vec::new(), spent: Duration::ZERO, fetched_at: clock::now() }
+            Hops {
+                origin: task.target.clone(),
+                redirects: Vec::new(),
+                spent: Duration::ZERO,
+                fetched_at: clock::now(),
+            }
         }
     };
     let started = Instant::now();
-    let mut attempt = Attempt { redirects: hops.redirects, ..Attempt::default() };
-    let budget = limits.timeout.saturating_sub(hops.spent);
-    let result = match tokio::time::timeout(budget, run_attempt(&ctx, &task, &hops.origin, &mut attempt)).await {
-        Ok(result) => result,
-        Err(_) => Err(error(
-            ErrorKind::Timeout,
-            format!("no complete response within {} ms", limits.timeout.as_millis()),
-        )),
+    let mut attempt = Attempt {
+        redirects: hops.redirects,
+        ..Attempt::default()
     };
+    let budget = limits.timeout.saturating_sub(hops.spent);
+    let result =
+        match tokio::time::timeout(budget, run_attempt(&ctx, &task, &hops.origin, &mut attempt))
+            .await
+        {
+            Ok(result) => result,
+            Err(_) => Err(error(
+                ErrorKind::Timeout,
+                format!(
+                    "no complete response within {} ms",
+                    limits.timeout.as_millis()
+                ),
+            )),
+        };
     let elapsed = hops.spent + started.elapsed();
     let elapsed_ms = elapsed.as_millis() as u64;
     let result = match result {
@@ -120,7 +143,13 @@ pub(crate) async fn fetch(ctx: Rc<RequestContext>, mut task: FetchTask) -> (Fetc
         .filter(|_| matches!(status, Some(429 | 503)))
         .map(|after| after.min(max_retry_after));
     if task.attempts <= limits.retries {
-        if let Some(wait) = retry_wait(&ctx.settings, &result, status, attempt.retry_after, task.attempts) {
+        if let Some(wait) = retry_wait(
+            &ctx.settings,
+            &result,
+            status,
+            attempt.retry_after,
+            task.attempts,
+        ) {
             ctx.metrics.retries.inc();
             // Every attempt starts over from the task's own URL.
             task.host = host_key(&hops.origin).expect("the task's URL has a host");
@@ -154,7 +183,10 @@ fn record_attempt(
 ) {
     let error = result.as_ref().err().map(|e| e.kind);
     let ok = response.is_some_and(|r| (200..300).contains(&r.status));
-    metrics.attempts.get_or_create(&OutcomeLabel::of(ok, error)).inc();
+    metrics
+        .attempts
+        .get_or_create(&OutcomeLabel::of(ok, error))
+        .inc();
     metrics.attempt_seconds.observe(elapsed.as_secs_f64());
 }
 
@@ -216,9 +248,16 @@ async fn run_attempt(
             .address(addr)
             .no_decompress()
             .insert_header((header::ACCEPT_ENCODING, body::ACCEPT_ENCODING))
-            .insert_header((header::USER_AGENT, options.user_agent.as_deref().unwrap_or(&settings.user_agent)));
+            .insert_header((
+                header::USER_AGENT,
+                options
+                    .user_agent
+                    .as_deref()
+                    .unwrap_or(&settings.user_agent),
+            ));
         for (name, value) in &options.headers {
-            let credential = name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie");
+            let credential =
+                name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("cookie");
             if same_origin || !credential {
                 request = request.insert_header((name.as_str(), value.as_str()));
             }
@@ -229,22 +268,40 @@ async fn run_attempt(
         attempt.final_url = Some(url.clone());
         attempt.retry_after = retry_after(response.headers());
 
-        let location = response.headers().get(header::LOCATION).and_then(|v| v.to_str().ok());
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok());
         if let (true, Some(location)) = (response.status().is_redirection(), location) {
             if settings.max_redirects > 0 {
                 let hops = attempt.redirects.len() as u32;
                 if hops == settings.max_redirects {
-                    return Err(error(ErrorKind::Redirect, format!("more than {hops} redirects")));
+                    return Err(error(
+                        ErrorKind::Redirect,
+                        format!("more than {hops} redirects"),
+                    ));
                 }
                 let next = url.join(location).map_err(|e| {
-                    error(ErrorKind::Redirect, format!("redirect to an invalid location {location:?}: {e}"))
+                    error(
+                        ErrorKind::Redirect,
+                        format!("redirect to an invalid location {location:?}: {e}"),
+                    )
                 })?;
                 if !matches!(next.scheme(), "http" | "https") {
-                    return Err(error(ErrorKind::Redirect, format!("redirect to a non-http(s) URL {next}")));
+                    return Err(error(
+                        ErrorKind::Redirect,
+                        format!("redirect to a non-http(s) URL {next}"),
+                    ));
                 }
-                attempt.redirects.push(Redirect { url: url.to_string(), status });
+                attempt.redirects.push(Redirect {
+                    url: url.to_string(),
+                    status,
+                });
                 if next == *origin || attempt.redirects.iter().any(|hop| hop.url == next.as_str()) {
-                    return Err(error(ErrorKind::Redirect, format!("redirect loop back to {next}")));
+                    return Err(error(
+                        ErrorKind::Redirect,
+                        format!("redirect loop back to {next}"),
+                    ));
                 }
                 if host_key(&next) != Some(task.host.clone()) {
                     return Ok(AttemptEnd::Hop(next));
@@ -254,18 +311,29 @@ async fn run_attempt(
             }
         }
         let raw = read_body(&mut response, settings.max_body_bytes).await?;
-        let encoding = response.headers().get(header::CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+        let encoding = response
+            .headers()
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok());
         return body::decode(encoding, raw, settings.max_body_bytes).map(AttemptEnd::Body);
     }
 }
 
 /// Reads the body as sent (possibly compressed), refusing it up front when Content-Length is above `limit` and
 /// stopping the moment the bytes read pass it.
-async fn read_body<S>(response: &mut awc::ClientResponse<S>, limit: u64) -> Result<Bytes, RecordError>
+async fn read_body<S>(
+    response: &mut awc::ClientResponse<S>,
+    limit: u64,
+) -> Result<Bytes, RecordError>
 where
     S: futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin,
 {
-    let too_large = || error(ErrorKind::BodyTooLarge, format!("the body is larger than {limit} bytes"));
+    let too_large = || {
+        error(
+            ErrorKind::BodyTooLarge,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
     let declared = response
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -276,7 +344,8 @@ where
     }
     let mut body = BytesMut::with_capacity(declared.unwrap_or(8 * 1024).min(limit) as usize);
     while let Some(chunk) = response.next().await {
-        let chunk = chunk.map_err(|e| error(ErrorKind::Protocol, format!("the body broke off: {e}")))?;
+        let chunk =
+            chunk.map_err(|e| error(ErrorKind::Protocol, format!("the body broke off: {e}")))?;
         if (body.len() + chunk.len()) as u64 > limit {
             return Err(too_large());
         }
@@ -288,10 +357,18 @@ where
 fn head(status: u16, headers: &HeaderMap) -> ResponseHead {
     ResponseHead {
         status,
-        content_type: headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        content_type: headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
         headers: headers
             .iter()
-            .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+            .map(|(name, value)| {
+                (
+                    name.as_str().to_owned(),
+                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                )
+            })
             .collect(),
     }
 }
@@ -303,11 +380,17 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(seconds));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 fn error(kind: ErrorKind, message: impl Into<String>) -> RecordError {
-    RecordError { kind, message: message.into() }
+    RecordError {
+        kind,
+        message: message.into(),
+    }
 }
 
 /// Maps awc's send errors onto the contract's kinds.

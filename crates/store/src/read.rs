@@ -73,7 +73,9 @@ pub struct RecordFilter {
 impl RecordFilter {
     fn matches(&self, ok: bool, kind: Option<&str>) -> bool {
         self.ok.is_none_or(|want| want == ok)
-            && self.error_kind.is_none_or(|want| kind == Some(want.as_str()))
+            && self
+                .error_kind
+                .is_none_or(|want| kind == Some(want.as_str()))
     }
 }
 
@@ -93,7 +95,10 @@ impl Store {
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let conn = schema::open_and_migrate(path)?;
         Ok(Store {
-            inner: Arc::new(Pool { path: path.to_owned(), idle: Mutex::new(vec![conn]) }),
+            inner: Arc::new(Pool {
+                path: path.to_owned(),
+                idle: Mutex::new(vec![conn]),
+            }),
         })
     }
 
@@ -128,7 +133,11 @@ impl Store {
     pub fn job_by_id(&self, id: &str) -> Result<Option<JobRow>, StoreError> {
         self.with_conn(|conn| {
             let row = conn
-                .query_row(&format!("{JOB_SELECT} WHERE id = ?1"), [id], RawJob::from_row)
+                .query_row(
+                    &format!("{JOB_SELECT} WHERE id = ?1"),
+                    [id],
+                    RawJob::from_row,
+                )
                 .optional()?;
             row.map(|raw| raw.into_job(conn)).transpose()
         })
@@ -160,7 +169,11 @@ impl Store {
                  AND (? IS NULL OR label = ?) ORDER BY key DESC LIMIT ?"
             );
             let mut values: Vec<rusqlite::types::Value> = vec![before.unwrap_or(i64::MAX).into()];
-            values.extend(states.iter().map(|s| rusqlite::types::Value::from(s.to_string())));
+            values.extend(
+                states
+                    .iter()
+                    .map(|s| rusqlite::types::Value::from(s.to_string())),
+            );
             values.push(label.map(str::to_owned).into());
             values.push(label.map(str::to_owned).into());
             values.push((limit as i64).into());
@@ -175,8 +188,11 @@ impl Store {
     /// How many jobs are in each state.
     pub fn count_jobs_by_state(&self) -> Result<Vec<(JobState, u64)>, StoreError> {
         self.with_conn(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT state, count(*) FROM jobs GROUP BY state")?;
-            let rows = stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+            let mut stmt =
+                conn.prepare_cached("SELECT state, count(*) FROM jobs GROUP BY state")?;
+            let rows = stmt.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?;
             let mut counts = Vec::new();
             for row in rows {
                 let (state, count) = row?;
@@ -188,7 +204,12 @@ impl Store {
 
     /// Every job still queued or running, oldest first: the work to resume at start.
     pub fn active_jobs(&self) -> Result<Vec<JobRow>, StoreError> {
-        let mut jobs = self.list_jobs(&[JobState::Queued, JobState::Running], None, None, usize::MAX >> 1)?;
+        let mut jobs = self.list_jobs(
+            &[JobState::Queued, JobState::Running],
+            None,
+            None,
+            usize::MAX >> 1,
+        )?;
         jobs.reverse();
         Ok(jobs)
     }
@@ -236,7 +257,13 @@ impl Store {
                  ORDER BY id LIMIT ?5",
             )?;
             let rows = stmt.query_map(
-                params![from, last, filter.ok, filter.error_kind.map(|k| k.as_str()), limit as i64],
+                params![
+                    from,
+                    last,
+                    filter.ok,
+                    filter.error_kind.map(|k| k.as_str()),
+                    limit as i64
+                ],
                 |row| {
                     Ok(RecordRow {
                         seq: (row.get::<_, i64>(0)? & 0xFFFF_FFFF) as u64,
@@ -265,8 +292,12 @@ impl Store {
                 "SELECT id, ok, error_kind, record FROM records WHERE id >= ?1 AND id <= ?2 \
                  ORDER BY id LIMIT ?3",
             )?;
-            let mut rows = stmt.query(params![first + expected as i64, last, PAGE_SCAN_CAP as i64])?;
-            let mut page = PrefixPage { scanned_through: after, ..PrefixPage::default() };
+            let mut rows =
+                stmt.query(params![first + expected as i64, last, PAGE_SCAN_CAP as i64])?;
+            let mut page = PrefixPage {
+                scanned_through: after,
+                ..PrefixPage::default()
+            };
             let mut scanned = 0;
             loop {
                 let Some(row) = rows.next()? else {
@@ -278,9 +309,15 @@ impl Store {
                     break;
                 }
                 let ok: bool = row.get(1)?;
-                let kind = row.get_ref(2)?.as_str_or_null().map_err(rusqlite::Error::from)?;
+                let kind = row
+                    .get_ref(2)?
+                    .as_str_or_null()
+                    .map_err(rusqlite::Error::from)?;
                 if filter.matches(ok, kind) {
-                    page.items.push(RecordRow { seq, json: row.get(3)? });
+                    page.items.push(RecordRow {
+                        seq,
+                        json: row.get(3)?,
+                    });
                 }
                 page.scanned_through = Some(seq);
                 expected += 1;
@@ -296,7 +333,11 @@ impl Store {
 
 pub(crate) fn job_by_key(conn: &Connection, key: JobKey) -> Result<Option<JobRow>, StoreError> {
     let row = conn
-        .query_row(&format!("{JOB_SELECT} WHERE key = ?1"), [key], RawJob::from_row)
+        .query_row(
+            &format!("{JOB_SELECT} WHERE key = ?1"),
+            [key],
+            RawJob::from_row,
+        )
         .optional()?;
     row.map(|raw| raw.into_job(conn)).transpose()
 }
@@ -346,7 +387,9 @@ impl RawJob {
             .map_err(|e| StoreError::Corrupt(format!("options of job {}: {e}", self.id)))?;
         let mut stmt = conn.prepare_cached("SELECT kind, count FROM job_errors WHERE job = ?1")?;
         let errors = stmt
-            .query_map([self.key], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64)))?
+            .query_map([self.key], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)? as u64))
+            })?
             .collect::<Result<BTreeMap<_, _>, _>>()?;
         let urls_per_sec = self.started_at.map(|started| {
             let end = self.finished_at.unwrap_or_else(clock::now_millis);

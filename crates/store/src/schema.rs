@@ -66,7 +66,10 @@ pub(crate) fn open_and_migrate(path: &Path) -> Result<Connection, StoreError> {
     let applied: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if applied > known {
-        return Err(StoreError::NewerSchema { found: applied, known });
+        return Err(StoreError::NewerSchema {
+            found: applied,
+            known,
+        });
     }
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied as usize) {
         let tx = conn.transaction()?;

@@ -45,8 +45,15 @@ impl StoreWriter {
     ) -> Result<Addr<Self>, StoreError> {
         let conn = Mutex::new(Some(schema::connect(store.path())?));
         Ok(SyncArbiter::start(1, move || StoreWriter {
-            conn: conn.lock().expect("writer connection").take().expect("the writer starts once"),
-            after_commit: AfterCommit { finished: finished.clone(), metrics: metrics.clone() },
+            conn: conn
+                .lock()
+                .expect("writer connection")
+                .take()
+                .expect("the writer starts once"),
+            after_commit: AfterCommit {
+                finished: finished.clone(),
+                metrics: metrics.clone(),
+            },
         }))
     }
 }
@@ -54,12 +61,24 @@ impl StoreWriter {
 impl AfterCommit {
     /// Commits `tx` and only then counts what it inserted and announces the jobs it
     /// finished.
-    fn commit(&self, tx: Transaction<'_>, inserted: Inserted, finished: &[JobKey]) -> Result<(), StoreError> {
+    fn commit(
+        &self,
+        tx: Transaction<'_>,
+        inserted: Inserted,
+        finished: &[JobKey],
+    ) -> Result<(), StoreError> {
         tx.commit()?;
         for (label, count) in inserted.outcomes {
-            self.metrics.records_committed.get_or_create(&label).inc_by(count);
+            self.metrics
+                .records_committed
+                .get_or_create(&label)
+                .inc_by(count);
         }
-        for key in inserted.completed.into_iter().chain(finished.iter().copied()) {
+        for key in inserted
+            .completed
+            .into_iter()
+            .chain(finished.iter().copied())
+        {
             self.finished.do_send(JobFinished { key });
         }
         Ok(())
@@ -105,10 +124,19 @@ fn insert_records<'a>(
         )?;
         for record in records {
             let kind = record.error_kind.map(|k| k.as_str());
-            if insert.execute(params![row_id(record.job, record.seq), record.ok, kind, record.json])? == 0 {
+            if insert.execute(params![
+                row_id(record.job, record.seq),
+                record.ok,
+                kind,
+                record.json
+            ])? == 0
+            {
                 continue;
             }
-            *inserted.outcomes.entry(OutcomeLabel::of(record.ok, record.error_kind)).or_default() += 1;
+            *inserted
+                .outcomes
+                .entry(OutcomeLabel::of(record.ok, record.error_kind))
+                .or_default() += 1;
             let delta = deltas.entry(record.job).or_default();
             delta.done += 1;
             if record.ok {
@@ -146,7 +174,10 @@ fn insert_records<'a>(
 }
 
 /// The state of each job in `keys`, as stored now.
-fn states(tx: &Transaction<'_>, keys: impl IntoIterator<Item = JobKey>) -> Result<HashMap<JobKey, JobState>, StoreError> {
+fn states(
+    tx: &Transaction<'_>,
+    keys: impl IntoIterator<Item = JobKey>,
+) -> Result<HashMap<JobKey, JobState>, StoreError> {
     let mut stmt = tx.prepare_cached("SELECT state FROM jobs WHERE key = ?1")?;
     let mut states = HashMap::new();
     for key in keys {
@@ -184,7 +215,9 @@ impl StoreWriter {
         let tx = self.conn.transaction()?;
         // A record of a job that ended meanwhile (cancelled, failed, purged) is dropped.
         let states = states(&tx, records.iter().map(|r| r.job))?;
-        let live = records.iter().filter(|r| states.get(&r.job).is_some_and(|s| s.is_active()));
+        let live = records
+            .iter()
+            .filter(|r| states.get(&r.job).is_some_and(|s| s.is_active()));
         let inserted = insert_records(&tx, live)?;
         self.after_commit.commit(tx, inserted, &[])
     }
@@ -259,7 +292,8 @@ impl Handler<CreateJob> for StoreWriter {
                 if stored_hash.as_deref() != Some(hash.as_str()) {
                     return Ok(CreatedJob::KeyReused);
                 }
-                let row = job_by_key(&tx, job)?.ok_or_else(|| StoreError::Corrupt("job vanished".into()))?;
+                let row = job_by_key(&tx, job)?
+                    .ok_or_else(|| StoreError::Corrupt("job vanished".into()))?;
                 return Ok(CreatedJob::Replayed(row));
             }
         }
@@ -280,7 +314,8 @@ impl Handler<CreateJob> for StoreWriter {
         let job = tx.last_insert_rowid();
         let mut invalid = Vec::new();
         {
-            let mut insert = tx.prepare_cached("INSERT INTO urls (id, url, ref) VALUES (?1, ?2, ?3)")?;
+            let mut insert =
+                tx.prepare_cached("INSERT INTO urls (id, url, ref) VALUES (?1, ?2, ?3)")?;
             for (seq, entry) in msg.entries.iter().enumerate() {
                 insert.execute(params![row_id(job, seq as u64), entry.url, entry.reference])?;
                 if let Some(reason) = &entry.invalid {
@@ -297,7 +332,8 @@ impl Handler<CreateJob> for StoreWriter {
             }
         }
         let inserted = insert_records(&tx, &invalid)?;
-        let row = job_by_key(&tx, job)?.ok_or_else(|| StoreError::Corrupt("job vanished".into()))?;
+        let row =
+            job_by_key(&tx, job)?.ok_or_else(|| StoreError::Corrupt("job vanished".into()))?;
         self.after_commit.commit(tx, inserted, &[])?;
         Ok(CreatedJob::Created(row))
     }
@@ -341,7 +377,9 @@ impl Handler<FinishCancelled> for StoreWriter {
 
     fn handle(&mut self, msg: FinishCancelled, _: &mut Self::Context) -> Self::Result {
         let tx = self.conn.transaction()?;
-        let Some(job) = job_by_key(&tx, msg.key)? else { return Ok(false) };
+        let Some(job) = job_by_key(&tx, msg.key)? else {
+            return Ok(false);
+        };
         if !job.view.state.is_active() {
             return Ok(false);
         }
@@ -359,7 +397,9 @@ impl Handler<FinishCancelled> for StoreWriter {
                 })?;
                 rows.collect::<Result<_, _>>()?
             };
-            let Some((last_id, _, _)) = missing.last() else { break };
+            let Some((last_id, _, _)) = missing.last() else {
+                break;
+            };
             after = *last_id;
             let records: Vec<StoredRecord> = missing
                 .iter()
@@ -401,13 +441,21 @@ impl Handler<PurgeJob> for StoreWriter {
 
     fn handle(&mut self, msg: PurgeJob, _: &mut Self::Context) -> Self::Result {
         let tx = self.conn.transaction()?;
-        let Some(job) = job_by_key(&tx, msg.key)? else { return Ok(false) };
+        let Some(job) = job_by_key(&tx, msg.key)? else {
+            return Ok(false);
+        };
         if job.view.state.is_active() {
             return Ok(false);
         }
         let (first, last) = job_rows(msg.key);
-        tx.execute("DELETE FROM records WHERE id >= ?1 AND id <= ?2", params![first, last])?;
-        tx.execute("DELETE FROM urls WHERE id >= ?1 AND id <= ?2", params![first, last])?;
+        tx.execute(
+            "DELETE FROM records WHERE id >= ?1 AND id <= ?2",
+            params![first, last],
+        )?;
+        tx.execute(
+            "DELETE FROM urls WHERE id >= ?1 AND id <= ?2",
+            params![first, last],
+        )?;
         tx.execute("DELETE FROM job_errors WHERE job = ?1", [msg.key])?;
         tx.execute("DELETE FROM jobs WHERE key = ?1", [msg.key])?;
         tx.commit()?;

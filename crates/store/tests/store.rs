@@ -32,7 +32,11 @@ fn entries(n: usize) -> Vec<NewEntry> {
         .collect()
 }
 
-async fn create(writer: &actix::Addr<StoreWriter>, n: usize, key: Option<(&str, &str)>) -> CreatedJob {
+async fn create(
+    writer: &actix::Addr<StoreWriter>,
+    n: usize,
+    key: Option<(&str, &str)>,
+) -> CreatedJob {
     writer
         .send(CreateJob {
             id: format!("job-{n}-{key:?}"),
@@ -62,7 +66,9 @@ async fn records_count_once_and_complete_the_job() {
     let finished = seen.0.clone();
     let writer = StoreWriter::start(&store, seen.start().recipient(), Default::default()).unwrap();
 
-    let CreatedJob::Created(job) = create(&writer, 4, None).await else { panic!() };
+    let CreatedJob::Created(job) = create(&writer, 4, None).await else {
+        panic!()
+    };
     assert_eq!((job.view.total, job.view.done, job.view.failed), (4, 1, 1));
     assert_eq!(job.view.errors.get("invalid_url"), Some(&1));
 
@@ -72,16 +78,31 @@ async fn records_count_once_and_complete_the_job() {
 
     // seq 3 first: the committed prefix stops at the gap at seq 2.
     let rec3 = ok_record(&job.view.id, 3).to_stored(job.key);
-    writer.send(StoreRecords { records: vec![rec3.clone(), rec3.clone()] }).await.unwrap();
-    let page = store.prefix_page(job.key, None, 100, &RecordFilter::default()).unwrap();
+    writer
+        .send(StoreRecords {
+            records: vec![rec3.clone(), rec3.clone()],
+        })
+        .await
+        .unwrap();
+    let page = store
+        .prefix_page(job.key, None, 100, &RecordFilter::default())
+        .unwrap();
     assert_eq!(page.items.len(), 0, "seq 0 is not committed yet");
     assert!(!page.exhausted);
 
     let rec0 = ok_record(&job.view.id, 0).to_stored(job.key);
     let rec2 = ok_record(&job.view.id, 2).to_stored(job.key);
-    writer.send(StoreRecords { records: vec![rec0, rec2, rec3] }).await.unwrap();
+    writer
+        .send(StoreRecords {
+            records: vec![rec0, rec2, rec3],
+        })
+        .await
+        .unwrap();
     let job = store.job_by_key(job.key).unwrap().unwrap();
-    assert_eq!((job.view.done, job.view.succeeded, job.view.failed), (4, 3, 1));
+    assert_eq!(
+        (job.view.done, job.view.succeeded, job.view.failed),
+        (4, 3, 1)
+    );
     assert_eq!(job.view.state, JobState::Completed);
     // The notice is sent after the commit; give the probe actor a turn to take it.
     for _ in 0..100 {
@@ -92,9 +113,14 @@ async fn records_count_once_and_complete_the_job() {
     }
     assert_eq!(*finished.lock().unwrap(), vec![job.key]);
 
-    let page = store.prefix_page(job.key, Some(0), 2, &RecordFilter::default()).unwrap();
+    let page = store
+        .prefix_page(job.key, Some(0), 2, &RecordFilter::default())
+        .unwrap();
     assert_eq!(page.items.iter().map(|r| r.seq).collect::<Vec<_>>(), [1, 2]);
-    let failed = RecordFilter { ok: Some(false), error_kind: Some(ErrorKind::InvalidUrl) };
+    let failed = RecordFilter {
+        ok: Some(false),
+        error_kind: Some(ErrorKind::InvalidUrl),
+    };
     let rows = store.records_after(job.key, None, 10, &failed).unwrap();
     assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [1]);
 }
@@ -103,32 +129,76 @@ async fn records_count_once_and_complete_the_job() {
 async fn cancel_fills_every_missing_record_and_purge_removes_the_job() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let writer = StoreWriter::start(&store, Finished::default().start().recipient(), Default::default()).unwrap();
-    let CreatedJob::Created(job) = create(&writer, 10_000, None).await else { panic!() };
+    let writer = StoreWriter::start(
+        &store,
+        Finished::default().start().recipient(),
+        Default::default(),
+    )
+    .unwrap();
+    let CreatedJob::Created(job) = create(&writer, 10_000, None).await else {
+        panic!()
+    };
 
-    assert!(!writer.send(PurgeJob { key: job.key }).await.unwrap().unwrap(), "active job kept");
-    assert!(writer.send(FinishCancelled { key: job.key }).await.unwrap().unwrap());
+    assert!(
+        !writer
+            .send(PurgeJob { key: job.key })
+            .await
+            .unwrap()
+            .unwrap(),
+        "active job kept"
+    );
+    assert!(writer
+        .send(FinishCancelled { key: job.key })
+        .await
+        .unwrap()
+        .unwrap());
     let view = store.job_by_key(job.key).unwrap().unwrap().view;
-    assert_eq!((view.state, view.done, view.total), (JobState::Cancelled, 10_000, 10_000));
+    assert_eq!(
+        (view.state, view.done, view.total),
+        (JobState::Cancelled, 10_000, 10_000)
+    );
     assert_eq!(view.errors.get("cancelled"), Some(&9_999));
     let counts = store.count_jobs_by_state().unwrap();
     assert_eq!(counts, vec![(JobState::Cancelled, 1)]);
-    assert!(!writer.send(FinishCancelled { key: job.key }).await.unwrap().unwrap());
+    assert!(!writer
+        .send(FinishCancelled { key: job.key })
+        .await
+        .unwrap()
+        .unwrap());
 
-    assert!(writer.send(PurgeJob { key: job.key }).await.unwrap().unwrap());
+    assert!(writer
+        .send(PurgeJob { key: job.key })
+        .await
+        .unwrap()
+        .unwrap());
     assert!(store.job_by_key(job.key).unwrap().is_none());
-    assert!(store.records_after(job.key, None, 10, &RecordFilter::default()).unwrap().is_empty());
+    assert!(store
+        .records_after(job.key, None, 10, &RecordFilter::default())
+        .unwrap()
+        .is_empty());
 }
 
 #[actix_rt::test]
 async fn idempotency_key_replays_or_rejects() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let writer = StoreWriter::start(&store, Finished::default().start().recipient(), Default::default()).unwrap();
-    let CreatedJob::Created(first) = create(&writer, 3, Some(("k", "h1"))).await else { panic!() };
-    let CreatedJob::Replayed(again) = create(&writer, 3, Some(("k", "h1"))).await else { panic!() };
+    let writer = StoreWriter::start(
+        &store,
+        Finished::default().start().recipient(),
+        Default::default(),
+    )
+    .unwrap();
+    let CreatedJob::Created(first) = create(&writer, 3, Some(("k", "h1"))).await else {
+        panic!()
+    };
+    let CreatedJob::Replayed(again) = create(&writer, 3, Some(("k", "h1"))).await else {
+        panic!()
+    };
     assert_eq!(first.view.id, again.view.id);
-    assert!(matches!(create(&writer, 3, Some(("k", "h2"))).await, CreatedJob::KeyReused));
+    assert!(matches!(
+        create(&writer, 3, Some(("k", "h2"))).await,
+        CreatedJob::KeyReused
+    ));
     // Reopening migrates nothing and sees the same jobs.
     let reopened = Store::open(store.path()).unwrap();
     assert_eq!(reopened.active_jobs().unwrap().len(), 1);

@@ -13,13 +13,13 @@ use std::sync::Arc;
 use actix::{Addr, AsyncContext, Context, SyncArbiter};
 use actix_web::dev::Server;
 use anyhow::Context as _;
+use tokio::sync::Notify;
 use trawl_api::ApiState;
 use trawl_coordinator::{Coordinator, CoordinatorLinks, FetcherHandle, Shutdown};
 use trawl_core::metrics::Metrics;
 use trawl_core::Settings;
 use trawl_fetcher::{Fetcher, FetcherLinks};
 use trawl_processor::Processor;
-use tokio::sync::Notify;
 use trawl_store::{Flush, Store, StoreWriter};
 
 /// The running service: store, actors and the bound admin API.
@@ -47,18 +47,27 @@ impl Application {
     /// Opens the store, starts every actor and binds the API. Call inside an actix
     /// `System`. Unfinished jobs in the store resume at once.
     pub fn build(settings: Settings) -> anyhow::Result<Application> {
-        let path = settings.store.sqlite_path().context("store.url must be sqlite://PATH")?;
-        let store = Store::open(&path).with_context(|| format!("cannot open the store {}", path.display()))?;
+        let path = settings
+            .store
+            .sqlite_path()
+            .context("store.url must be sqlite://PATH")?;
+        let store = Store::open(&path)
+            .with_context(|| format!("cannot open the store {}", path.display()))?;
 
         // The coordinator's address exists before it starts, so the writer and the
         // fetchers, which it needs, can be given their way back to it.
         let coordinator_context = Context::<Coordinator>::new();
         let coordinator_addr = coordinator_context.address();
         let metrics = Arc::new(Metrics::default());
-        let writer = StoreWriter::start(&store, coordinator_addr.clone().recipient(), metrics.clone())?;
+        let writer = StoreWriter::start(
+            &store,
+            coordinator_addr.clone().recipient(),
+            metrics.clone(),
+        )?;
         let processor_settings = settings.processor.clone();
-        let processor =
-            SyncArbiter::start(settings.processor.actors, move || Processor::new(processor_settings.clone()));
+        let processor = SyncArbiter::start(settings.processor.actors, move || {
+            Processor::new(processor_settings.clone())
+        });
         let fetchers: Vec<Addr<Fetcher>> = (0..settings.fetcher.actors)
             .map(|index| {
                 let links = FetcherLinks {
@@ -74,13 +83,20 @@ impl Application {
         let links = CoordinatorLinks {
             fetchers: fetchers
                 .iter()
-                .map(|f| FetcherHandle { assign: f.clone().recipient(), abort: f.clone().recipient() })
+                .map(|f| FetcherHandle {
+                    assign: f.clone().recipient(),
+                    abort: f.clone().recipient(),
+                })
                 .collect(),
             mark_started: writer.clone().recipient(),
             finish_cancelled: writer.clone().recipient(),
             store_records: writer.clone().recipient(),
         };
-        let coordinator = coordinator_context.run(Coordinator::new(settings.fetcher.clone(), store.clone(), links));
+        let coordinator = coordinator_context.run(Coordinator::new(
+            settings.fetcher.clone(),
+            store.clone(),
+            links,
+        ));
 
         let listener = TcpListener::bind(settings.bind_addr())
             .with_context(|| format!("cannot listen on {}", settings.api.bind))?;
@@ -104,7 +120,14 @@ impl Application {
             processors = settings.processor.actors,
             "trawl is up"
         );
-        Ok(Application { server, local_addr, coordinator, writer, shutting_down, stop_requested: Arc::new(Notify::new()) })
+        Ok(Application {
+            server,
+            local_addr,
+            coordinator,
+            writer,
+            shutting_down,
+            stop_requested: Arc::new(Notify::new()),
+        })
     }
 
     /// The address the API listens on (its port is the real one when bound to port 0).
@@ -129,8 +152,14 @@ impl Application {
         }
         tracing::info!("shutting down: draining in-flight requests");
         self.shutting_down.store(true, Ordering::Relaxed);
-        self.coordinator.send(Shutdown).await.context("coordinator stopped early")?;
-        self.writer.send(Flush).await.context("store writer stopped early")?;
+        self.coordinator
+            .send(Shutdown)
+            .await
+            .context("coordinator stopped early")?;
+        self.writer
+            .send(Flush)
+            .await
+            .context("store writer stopped early")?;
         handle.stop(true).await;
         let _ = server.await;
         tracing::info!("stopped");

@@ -27,7 +27,9 @@ impl Client {
     pub fn new(server: &ServerArgs) -> Client {
         Client {
             // Large submissions and long exports: no overall deadline.
-            http: awc::Client::builder().timeout(Duration::from_secs(3600)).finish(),
+            http: awc::Client::builder()
+                .timeout(Duration::from_secs(3600))
+                .finish(),
             base: server.server.trim_end_matches('/').to_owned(),
             api_key: server.api_key.clone(),
         }
@@ -41,17 +43,34 @@ impl Client {
         }
     }
 
-    async fn json(&self, request: awc::ClientRequest, body: Option<(&str, Vec<u8>)>) -> anyhow::Result<Value> {
+    async fn json(
+        &self,
+        request: awc::ClientRequest,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> anyhow::Result<Value> {
         let sent = match body {
-            Some((content_type, bytes)) => request.insert_header((header::CONTENT_TYPE, content_type)).send_body(bytes),
+            Some((content_type, bytes)) => request
+                .insert_header((header::CONTENT_TYPE, content_type))
+                .send_body(bytes),
             None => request.send(),
         };
-        let mut response = sent.await.map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", self.base))?;
-        let bytes = response.body().limit(64 * 1024 * 1024).await.context("cannot read the answer")?;
-        let value: Value = serde_json::from_slice(&bytes).context("the server did not answer JSON")?;
+        let mut response = sent
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", self.base))?;
+        let bytes = response
+            .body()
+            .limit(64 * 1024 * 1024)
+            .await
+            .context("cannot read the answer")?;
+        let value: Value =
+            serde_json::from_slice(&bytes).context("the server did not answer JSON")?;
         if !response.status().is_success() {
             let message = value["error"]["message"].as_str().unwrap_or("no message");
-            bail!("{} {}: {message}", response.status().as_u16(), value["error"]["code"].as_str().unwrap_or("error"));
+            bail!(
+                "{} {}: {message}",
+                response.status().as_u16(),
+                value["error"]["code"].as_str().unwrap_or("error")
+            );
         }
         Ok(value)
     }
@@ -61,24 +80,40 @@ impl Client {
         let bytes = read_input(file)?;
         let is_json = file.extension().is_some_and(|e| e == "json");
         let (content_type, body) = if is_json {
-            let mut submission: Value = serde_json::from_slice(&bytes).context("the file is not JSON")?;
+            let mut submission: Value =
+                serde_json::from_slice(&bytes).context("the file is not JSON")?;
             if let Some(label) = label {
                 submission["label"] = label.into();
             }
             ("application/json", serde_json::to_vec(&submission)?)
         } else if let Some(label) = label {
             let text = String::from_utf8(bytes).context("the file is not UTF-8")?;
-            let urls: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect();
-            ("application/json", serde_json::to_vec(&serde_json::json!({"urls": urls, "label": label}))?)
+            let urls: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .collect();
+            (
+                "application/json",
+                serde_json::to_vec(&serde_json::json!({"urls": urls, "label": label}))?,
+            )
         } else {
             ("text/plain", bytes)
         };
-        self.json(self.request(awc::http::Method::POST, "/v1/jobs"), Some((content_type, body))).await
+        self.json(
+            self.request(awc::http::Method::POST, "/v1/jobs"),
+            Some((content_type, body)),
+        )
+        .await
     }
 
     /// The job object of `id`.
     pub async fn status(&self, id: &str) -> anyhow::Result<Value> {
-        self.json(self.request(awc::http::Method::GET, &format!("/v1/jobs/{id}")), None).await
+        self.json(
+            self.request(awc::http::Method::GET, &format!("/v1/jobs/{id}")),
+            None,
+        )
+        .await
     }
 
     /// Polls `id` with a progress bar until it reaches a final state; returns it.
@@ -101,7 +136,12 @@ impl Client {
     }
 
     /// Streams the records of `id` to `out`.
-    pub async fn results(&self, id: &str, format: ResultsFormat, out: &mut impl Write) -> anyhow::Result<()> {
+    pub async fn results(
+        &self,
+        id: &str,
+        format: ResultsFormat,
+        out: &mut impl Write,
+    ) -> anyhow::Result<()> {
         let path = format!("/v1/jobs/{id}/results?format={}", format.as_query());
         let mut response = self
             .request(awc::http::Method::GET, &path)

@@ -16,21 +16,33 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let Cli { config, command } = Cli::parse();
-    let load = || settings::load(config.as_deref(), std::env::vars()).map_err(Failure::Config);
+    let load = || settings::load(config.as_deref(), std::env::vars()).map_err(|e| Failure::Config(Box::new(e)));
     let result = match command {
         Command::Config => load().map(|settings| print!("{}", settings.to_toml())),
         Command::Serve => load().and_then(|settings| {
             telemetry::init();
-            actix::System::new().block_on(serve(settings)).map_err(Failure::Run)
+            actix::System::new()
+                .block_on(serve(settings))
+                .map_err(Failure::Run)
         }),
         Command::Fetch { file } => load().and_then(|settings| {
             telemetry::init();
-            actix::System::new().block_on(fetch_here(settings, file)).map_err(Failure::Run)
+            actix::System::new()
+                .block_on(fetch_here(settings, file))
+                .map_err(Failure::Run)
         }),
-        Command::Submit { file, label, wait, server } => run_client(async move {
+        Command::Submit {
+            file,
+            label,
+            wait,
+            server,
+        } => run_client(async move {
             let client = Client::new(&server);
             let job = client.submit(&file, label.as_deref()).await?;
-            let id = job["id"].as_str().context("the answer has no job id")?.to_owned();
+            let id = job["id"]
+                .as_str()
+                .context("the answer has no job id")?
+                .to_owned();
             let job = if wait { client.wait(&id).await? } else { job };
             println!("{}", serde_json::to_string_pretty(&job)?);
             Ok(())
@@ -41,7 +53,9 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Results { id, format, server } => run_client(async move {
-            Client::new(&server).results(&id, format, &mut std::io::stdout().lock()).await
+            Client::new(&server)
+                .results(&id, format, &mut std::io::stdout().lock())
+                .await
         }),
     };
     match result {
@@ -59,7 +73,7 @@ fn main() -> ExitCode {
 
 /// Why a command failed: its configuration (exit 2) or its work (exit 1).
 enum Failure {
-    Config(settings::SettingsError),
+    Config(Box<settings::SettingsError>),
     Run(anyhow::Error),
 }
 
@@ -82,15 +96,23 @@ async fn fetch_here(mut settings: Settings, file: std::path::PathBuf) -> anyhow:
     settings.api.bind = "127.0.0.1:0".into();
     settings.api.api_keys.clear();
     let app = Application::build(settings)?;
-    let server = ServerArgs { server: format!("http://{}", app.local_addr()), api_key: None };
+    let server = ServerArgs {
+        server: format!("http://{}", app.local_addr()),
+        api_key: None,
+    };
     let stopper = app.stopper();
     let running = actix_rt::spawn(app.run_until_stopped());
     let outcome = async {
         let client = Client::new(&server);
         let job = client.submit(&file, None).await?;
-        let id = job["id"].as_str().context("the answer has no job id")?.to_owned();
+        let id = job["id"]
+            .as_str()
+            .context("the answer has no job id")?
+            .to_owned();
         client.wait(&id).await?;
-        client.results(&id, ResultsFormat::Ndjson, &mut std::io::stdout().lock()).await
+        client
+            .results(&id, ResultsFormat::Ndjson, &mut std::io::stdout().lock())
+            .await
     }
     .await;
     stopper.stop();

@@ -13,7 +13,9 @@ pub(crate) fn parse_millis(text: &str) -> Result<u64, String> {
     }
     humantime::parse_duration(text)
         .map(|d| d.as_millis().try_into().unwrap_or(u64::MAX))
-        .map_err(|e| format!("{text:?} is not a duration ({e}); write milliseconds or a form like \"10s\""))
+        .map_err(|e| {
+            format!("{text:?} is not a duration ({e}); write milliseconds or a form like \"10s\"")
+        })
 }
 
 /// Parses a human size into bytes: an integer is bytes, a string such as `"8MiB"` or

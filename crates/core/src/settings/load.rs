@@ -44,8 +44,10 @@ pub fn load(
         })?;
         builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
     }
-    let env: HashMap<String, String> =
-        env.into_iter().filter(|(name, _)| name.starts_with("TRAWL__")).collect();
+    let env: HashMap<String, String> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("TRAWL__"))
+        .collect();
     let mut environment = Environment::with_prefix("TRAWL")
         .prefix_separator("__")
         .separator("__")
@@ -55,10 +57,15 @@ pub fn load(
     for key in LIST_KEYS {
         environment = environment.with_list_parse_key(key);
     }
-    let merged = builder.add_source(environment).build().map_err(|e| SettingsError::File {
-        path: file.map(|p| p.display().to_string()).unwrap_or_else(|| "(environment)".into()),
-        source: e,
-    })?;
+    let merged = builder
+        .add_source(environment)
+        .build()
+        .map_err(|e| SettingsError::File {
+            path: file
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(environment)".into()),
+            source: e,
+        })?;
 
     let problems = key_problems(&defaults, &merged);
     if !problems.is_empty() {
@@ -96,7 +103,10 @@ fn key_problems(defaults: &Config, merged: &Config) -> Vec<String> {
             if !known_keys.iter().any(|k| k == key) {
                 problems.push(format!("unknown key `{name}`"));
             } else if let Err(e) = deserialize_with(defaults, &name, value.clone()) {
-                problems.push(format!("`{name}` has an invalid value: {}", strip_key_suffix(&e)));
+                problems.push(format!(
+                    "`{name}` has an invalid value: {}",
+                    strip_key_suffix(&e)
+                ));
             }
         }
     }
@@ -113,7 +123,10 @@ fn known_keys() -> BTreeMap<String, Vec<String>> {
     };
     top.into_iter()
         .map(|(section, keys)| {
-            let keys = keys.as_object().map(|k| k.keys().cloned().collect()).unwrap_or_default();
+            let keys = keys
+                .as_object()
+                .map(|k| k.keys().cloned().collect())
+                .unwrap_or_default();
             (section, keys)
         })
         .collect()
@@ -125,7 +138,12 @@ type Sections = BTreeMap<String, Option<BTreeMap<String, Value>>>;
 fn sections(config: &Config) -> Sections {
     let top: HashMap<String, Value> = config.collect().unwrap_or_default().into_iter().collect();
     top.into_iter()
-        .map(|(name, value)| (name, value.into_table().ok().map(|t| t.into_iter().collect())))
+        .map(|(name, value)| {
+            (
+                name,
+                value.into_table().ok().map(|t| t.into_iter().collect()),
+            )
+        })
         .collect()
 }
 
@@ -135,7 +153,10 @@ fn deserialize_with(defaults: &Config, key: &str, value: Value) -> Result<(), St
         .set_override(key, value)
         .map_err(|e| e.to_string())?;
     let config = builder.build().map_err(|e| e.to_string())?;
-    config.try_deserialize::<Settings>().map(drop).map_err(|e| e.to_string())
+    config
+        .try_deserialize::<Settings>()
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// `config` appends " for key `x.y`"; the caller names the key already.
@@ -148,7 +169,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -166,7 +190,10 @@ mod tests {
         assert_eq!(settings.fetcher.actors, 3);
         assert_eq!(settings.fetcher.timeout_ms, 2000);
         assert_eq!(settings.fetcher.user_agent, "a,b");
-        assert_eq!(settings.fetcher.allow_addresses, ["127.0.0.1", "10.0.0.0/8"]);
+        assert_eq!(
+            settings.fetcher.allow_addresses,
+            ["127.0.0.1", "10.0.0.0/8"]
+        );
         assert!(settings.to_toml().contains("actors = 3"));
     }
 
@@ -175,10 +202,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("trawl-settings-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("t.toml");
-        std::fs::write(&path, "[fetcher]\nactors = 5\nconcurrency = 7\nmax_body_bytes = \"1MiB\"\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "[fetcher]\nactors = 5\nconcurrency = 7\nmax_body_bytes = \"1MiB\"\n",
+        )
+        .unwrap();
         let settings = load(Some(&path), env(&[("TRAWL__FETCHER__ACTORS", "4")])).unwrap();
-        assert_eq!((settings.fetcher.actors, settings.fetcher.concurrency), (4, 7));
+        assert_eq!(
+            (settings.fetcher.actors, settings.fetcher.concurrency),
+            (4, 7)
+        );
         assert_eq!(settings.fetcher.max_body_bytes, 1024 * 1024);
     }
 
@@ -189,9 +222,14 @@ mod tests {
         assert_eq!(settings, Settings::default());
         let file: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
         for (section, keys) in known_keys() {
-            let table = file[&section].as_table().unwrap_or_else(|| panic!("[{section}] missing"));
+            let table = file[&section]
+                .as_table()
+                .unwrap_or_else(|| panic!("[{section}] missing"));
             for key in keys {
-                assert!(table.contains_key(&key), "{section}.{key} is not in configs/default.toml");
+                assert!(
+                    table.contains_key(&key),
+                    "{section}.{key} is not in configs/default.toml"
+                );
             }
         }
     }
@@ -209,7 +247,12 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        for needle in ["fetcher.actorz", "fetcher.concurrency", "api.max_body_bytes", "nope"] {
+        for needle in [
+            "fetcher.actorz",
+            "fetcher.concurrency",
+            "api.max_body_bytes",
+            "nope",
+        ] {
             assert!(err.contains(needle), "{needle} missing from: {err}");
         }
     }

@@ -63,7 +63,11 @@ impl Default for ApiSettings {
 impl ApiSettings {
     /// The bearer keys, without empty entries (an empty environment list is `[""]`).
     pub fn keys(&self) -> Vec<String> {
-        self.api_keys.iter().filter(|k| !k.is_empty()).cloned().collect()
+        self.api_keys
+            .iter()
+            .filter(|k| !k.is_empty())
+            .cloned()
+            .collect()
     }
 }
 
@@ -153,7 +157,10 @@ impl FetcherSettings {
 
     /// The allow-list entries, without empty ones.
     pub fn allowed_addresses(&self) -> impl Iterator<Item = &str> {
-        self.allow_addresses.iter().map(String::as_str).filter(|a| !a.is_empty())
+        self.allow_addresses
+            .iter()
+            .map(String::as_str)
+            .filter(|a| !a.is_empty())
     }
 }
 
@@ -173,7 +180,11 @@ pub struct ProcessorSettings {
 
 impl Default for ProcessorSettings {
     fn default() -> Self {
-        ProcessorSettings { actors: 2, max_stored_body_bytes: 1024 * 1024, max_text_bytes: 64 * 1024 }
+        ProcessorSettings {
+            actors: 2,
+            max_stored_body_bytes: 1024 * 1024,
+            max_text_bytes: 64 * 1024,
+        }
     }
 }
 
@@ -187,7 +198,9 @@ pub struct StoreSettings {
 
 impl Default for StoreSettings {
     fn default() -> Self {
-        StoreSettings { url: "sqlite://data/trawl.db".into() }
+        StoreSettings {
+            url: "sqlite://data/trawl.db".into(),
+        }
     }
 }
 
@@ -218,9 +231,17 @@ impl Settings {
         };
         at_least("fetcher.actors", self.fetcher.actors as u64, 1);
         at_least("fetcher.concurrency", self.fetcher.concurrency as u64, 1);
-        at_least("fetcher.per_host_concurrency", self.fetcher.per_host_concurrency.into(), 1);
+        at_least(
+            "fetcher.per_host_concurrency",
+            self.fetcher.per_host_concurrency.into(),
+            1,
+        );
         at_least("fetcher.timeout_ms", self.fetcher.timeout_ms, 1);
-        at_least("fetcher.connect_timeout_ms", self.fetcher.connect_timeout_ms, 1);
+        at_least(
+            "fetcher.connect_timeout_ms",
+            self.fetcher.connect_timeout_ms,
+            1,
+        );
         at_least("fetcher.max_body_bytes", self.fetcher.max_body_bytes, 1);
         at_least("processor.actors", self.processor.actors as u64, 1);
         at_least("api.max_batch_urls", self.api.max_batch_urls, 1);
@@ -231,9 +252,10 @@ impl Settings {
                 "api.bind must be an IP:PORT address such as 127.0.0.1:8080, got {:?}",
                 self.api.bind
             )),
-            Ok(addr) if !addr.ip().is_loopback()
-                && self.api.keys().is_empty()
-                && !self.api.allow_unauthenticated =>
+            Ok(addr)
+                if !addr.ip().is_loopback()
+                    && self.api.keys().is_empty()
+                    && !self.api.allow_unauthenticated =>
             {
                 problems.push(format!(
                     "api.bind {addr} is beyond loopback and api.api_keys is empty: set api keys, \
@@ -284,7 +306,9 @@ impl Settings {
 fn is_address_pattern(entry: &str) -> bool {
     use std::net::IpAddr;
     if let Some((ip, prefix)) = entry.split_once('/') {
-        let Ok(ip) = ip.parse::<IpAddr>() else { return false };
+        let Ok(ip) = ip.parse::<IpAddr>() else {
+            return false;
+        };
         let max = if ip.is_ipv4() { 32 } else { 128 };
         return prefix.parse::<u8>().is_ok_and(|p| p <= max);
     }
@@ -314,7 +338,14 @@ mod tests {
 
     #[test]
     fn address_patterns() {
-        for ok in ["127.0.0.1", "127.0.0.1:8080", "10.0.0.0/8", "::1", "[::1]:80", "fe80::/10"] {
+        for ok in [
+            "127.0.0.1",
+            "127.0.0.1:8080",
+            "10.0.0.0/8",
+            "::1",
+            "[::1]:80",
+            "fe80::/10",
+        ] {
             assert!(is_address_pattern(ok), "{ok}");
         }
         for bad in ["localhost", "10.0.0.0/33", "1.2.3", ""] {
