@@ -9,4 +9,5 @@ mod recovery;
 mod results;
 mod scale;
 mod security;
+mod ssrf;
 mod submit;

@@ -1,7 +1,8 @@
-//! One streaming lol_html pass over an HTML page gathers everything a record takes from
-//! it: title, description, canonical, lang, `<base href>`, link targets, visible text
-//! and the values of the job's CSS rules. Links are resolved after the pass, against the
-//! first `<base href>` wherever it appears.
+//! What a record takes from an HTML page. The summary (title, description, canonical,
+//! lang) and the link targets come from the fast scan of `scan`, which every HTML record
+//! pays for; visible text and the job's CSS rules, which need a selector engine, come
+//! from one streaming lol_html pass that runs only when they are wanted. Links are
+//! resolved after the scan, against the first `<base href>` wherever it appears.
 //!
 //! lol_html builds no tree, so "the text of an element" is the text seen between its
 //! start tag and its end tag. An element closed only implicitly fires no end-tag event:
@@ -23,7 +24,8 @@ use trawl_core::record::HtmlSummary;
 use url::{Position, Url};
 
 use crate::rules::{CompiledRules, CssRule, MAX_ALL_VALUES};
-use crate::text::{collapse, decode_entities, Collapser};
+use crate::scan::{scan, ScanWants, Scanned};
+use crate::text::{decode_entities, Collapser};
 
 /// Which parts of a page the job wants.
 #[derive(Debug, Clone, Copy)]
@@ -52,12 +54,6 @@ pub(crate) struct Findings {
 
 /// The selectors of the pass, parsed once per process.
 struct Builtins {
-    title: Selector,
-    meta: Selector,
-    link: Selector,
-    html: Selector,
-    base: Selector,
-    anchors: Selector,
     template: Selector,
     /// Elements whose start separates words in the visible text.
     blocks: Selector,
@@ -66,12 +62,6 @@ struct Builtins {
 static BUILTINS: LazyLock<Builtins> = LazyLock::new(|| {
     let parse = |s: &str| s.parse::<Selector>().expect("built-in selectors parse");
     Builtins {
-        title: parse("title"),
-        meta: parse("meta[name][content]"),
-        link: parse("link[rel][href]"),
-        html: parse("html[lang]"),
-        base: parse("base[href]"),
-        anchors: parse("a[href], area[href]"),
         template: parse("template"),
         blocks: parse(
             "p, div, br, li, dt, dd, tr, td, th, h1, h2, h3, h4, h5, h6, section, article, \
@@ -82,12 +72,6 @@ static BUILTINS: LazyLock<Builtins> = LazyLock::new(|| {
 
 /// State the handlers share during one pass.
 struct Page {
-    title: Option<Collapser>,
-    description: Option<String>,
-    canonical: Option<String>,
-    lang: Option<String>,
-    base: Option<String>,
-    hrefs: Vec<String>,
     text: Collapser,
     captures: Vec<Capture>,
 }
@@ -130,14 +114,6 @@ fn chunk_text<'a>(chunk: &'a TextChunk<'_>) -> Cow<'a, str> {
     }
 }
 
-/// An attribute's value, character references decoded.
-fn attr(el: &Element<'_, '_>, name: &str) -> Option<String> {
-    el.get_attribute(name).map(|v| match decode_entities(&v) {
-        Cow::Borrowed(_) => v,
-        Cow::Owned(decoded) => decoded,
-    })
-}
-
 /// Runs the pass over `html`, a page fetched from `page_url`. `max_text` caps the
 /// visible text and every captured value, in bytes.
 pub(crate) fn analyze(
@@ -149,121 +125,31 @@ pub(crate) fn analyze(
 ) -> Findings {
     let builtins = &*BUILTINS;
     let css: Vec<(usize, &CssRule)> = rules.css().collect();
+    let summary = (wants.summary || wants.links).then(|| {
+        let scanned = scan(
+            html,
+            ScanWants {
+                summary: wants.summary,
+                links: wants.links,
+            },
+            max_text,
+        );
+        summarize(scanned, page_url, wants.links)
+    });
+    if !wants.text && css.is_empty() {
+        return Findings {
+            summary,
+            ..Findings::default()
+        };
+    }
+
     let cell = RefCell::new(Page {
-        title: None,
-        description: None,
-        canonical: None,
-        lang: None,
-        base: None,
-        hrefs: Vec::new(),
         text: Collapser::new(max_text),
         captures: css.iter().map(|_| Capture::default()).collect(),
     });
     let page = &cell;
-    // The first <title>'s end flag: its text is taken until then.
-    let title_closed: RefCell<Option<Rc<Cell<bool>>>> = RefCell::new(None);
-    let title_closed = &title_closed;
-    let need_base = wants.links || wants.summary;
 
     let mut settings = Settings::new().with_strict(false);
-    if wants.summary {
-        settings = settings
-            .append_element_content_handler((
-                Cow::Borrowed(&builtins.title),
-                ElementContentHandlers::default()
-                    .element(move |el: &mut Element<'_, '_>| -> HandlerResult {
-                        let mut p = page.borrow_mut();
-                        if p.title.is_none() {
-                            p.title = Some(Collapser::new(max_text));
-                            *title_closed.borrow_mut() = end_flag(el)?;
-                        }
-                        Ok(())
-                    })
-                    .text(move |t: &mut TextChunk<'_>| -> HandlerResult {
-                        let open = title_closed.borrow().as_ref().is_some_and(|c| !c.get());
-                        if open {
-                            if let Some(title) = page.borrow_mut().title.as_mut() {
-                                title.push(&chunk_text(t));
-                            }
-                        }
-                        Ok(())
-                    }),
-            ))
-            .append_element_content_handler((
-                Cow::Borrowed(&builtins.meta),
-                ElementContentHandlers::default().element(
-                    move |el: &mut Element<'_, '_>| -> HandlerResult {
-                        let mut p = page.borrow_mut();
-                        if p.description.is_none()
-                            && el
-                                .get_attribute("name")
-                                .is_some_and(|n| n.trim().eq_ignore_ascii_case("description"))
-                        {
-                            p.description = attr(el, "content").map(|c| collapse(&c));
-                        }
-                        Ok(())
-                    },
-                ),
-            ))
-            .append_element_content_handler((
-                Cow::Borrowed(&builtins.link),
-                ElementContentHandlers::default().element(
-                    move |el: &mut Element<'_, '_>| -> HandlerResult {
-                        let mut p = page.borrow_mut();
-                        if p.canonical.is_none()
-                            && el.get_attribute("rel").is_some_and(|rel| {
-                                rel.split_ascii_whitespace()
-                                    .any(|r| r.eq_ignore_ascii_case("canonical"))
-                            })
-                        {
-                            p.canonical = attr(el, "href");
-                        }
-                        Ok(())
-                    },
-                ),
-            ))
-            .append_element_content_handler((
-                Cow::Borrowed(&builtins.html),
-                ElementContentHandlers::default().element(
-                    move |el: &mut Element<'_, '_>| -> HandlerResult {
-                        let mut p = page.borrow_mut();
-                        if p.lang.is_none() {
-                            p.lang = attr(el, "lang")
-                                .map(|l| l.trim().to_owned())
-                                .filter(|l| !l.is_empty());
-                        }
-                        Ok(())
-                    },
-                ),
-            ));
-    }
-    if need_base {
-        settings = settings.append_element_content_handler((
-            Cow::Borrowed(&builtins.base),
-            ElementContentHandlers::default().element(
-                move |el: &mut Element<'_, '_>| -> HandlerResult {
-                    let mut p = page.borrow_mut();
-                    if p.base.is_none() {
-                        p.base = attr(el, "href");
-                    }
-                    Ok(())
-                },
-            ),
-        ));
-    }
-    if wants.links {
-        settings = settings.append_element_content_handler((
-            Cow::Borrowed(&builtins.anchors),
-            ElementContentHandlers::default().element(
-                move |el: &mut Element<'_, '_>| -> HandlerResult {
-                    if let Some(href) = attr(el, "href") {
-                        page.borrow_mut().hrefs.push(href);
-                    }
-                    Ok(())
-                },
-            ),
-        ));
-    }
     if wants.text {
         let template_depth = Rc::new(Cell::new(0u32));
         let in_template = Rc::clone(&template_depth);
@@ -369,24 +255,6 @@ pub(crate) fn analyze(
         .map(|e| e.to_string());
     let page = cell.into_inner();
 
-    let base = if need_base {
-        page.base
-            .as_deref()
-            .and_then(|b| page_url.join(b.trim()).ok())
-            .map_or(Cow::Borrowed(page_url), Cow::Owned)
-    } else {
-        Cow::Borrowed(page_url)
-    };
-    let summary = (wants.summary || wants.links).then(|| HtmlSummary {
-        title: page.title.map(|t| t.finish().0),
-        description: page.description,
-        canonical: page
-            .canonical
-            .and_then(|c| base.join(c.trim()).ok())
-            .map(String::from),
-        lang: page.lang,
-        links: wants.links.then(|| resolve_links(&page.hrefs, &base)),
-    });
     let text = wants.text.then(|| page.text.finish());
     let css = css
         .iter()
@@ -417,10 +285,30 @@ pub(crate) fn analyze(
     }
 }
 
+/// The record's summary from what the scan found: canonical and links resolved against
+/// the first `<base href>`, else the page's URL.
+fn summarize(scanned: Scanned<'_>, page_url: &Url, links: bool) -> HtmlSummary {
+    let base = scanned
+        .base
+        .as_deref()
+        .and_then(|b| page_url.join(b.trim()).ok())
+        .map_or(Cow::Borrowed(page_url), Cow::Owned);
+    HtmlSummary {
+        title: scanned.title,
+        description: scanned.description,
+        canonical: scanned
+            .canonical
+            .and_then(|c| base.join(c.trim()).ok())
+            .map(String::from),
+        lang: scanned.lang,
+        links: links.then(|| resolve_links(&scanned.hrefs, &base)),
+    }
+}
+
 /// `hrefs` resolved against `base`: http(s) only, without fragments, deduplicated in
 /// first-seen order. Empty and fragment-only hrefs point at the page itself and are
 /// skipped.
-fn resolve_links(hrefs: &[String], base: &Url) -> Vec<String> {
+fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> Vec<String> {
     let origin = &base[..Position::BeforePath];
     let directory = base
         .path()
@@ -430,7 +318,9 @@ fn resolve_links(hrefs: &[String], base: &Url) -> Vec<String> {
     let mut links: Vec<String> = hrefs
         .iter()
         .filter_map(|href| {
-            let href = href.trim_matches(|c: char| c.is_ascii_whitespace());
+            let href = href
+                .as_ref()
+                .trim_matches(|c: char| c.is_ascii_whitespace());
             if href.is_empty() || href.starts_with('#') {
                 return None;
             }
@@ -520,7 +410,6 @@ fn dedup_first_seen(items: &mut Vec<String>) {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
-    use std::time::Instant;
 
     use super::*;
 
@@ -590,51 +479,6 @@ mod tests {
         assert_eq!(
             found.summary.unwrap().links.unwrap(),
             ["http://h.example/one/x"]
-        );
-    }
-
-    /// A 30 KiB page with 200 links, as in the performance goal.
-    fn sample_page() -> String {
-        let mut page = String::from(
-            "<!DOCTYPE html><html lang=en><head><title>Sample page</title>\
-            <meta name=description content='A page'><link rel=canonical href='/c'></head><body>",
-        );
-        for i in 0..200 {
-            page.push_str(&format!(
-                "<div class=item><p>Paragraph {i} with some words in it, to read.</p>\
-                 <a href=\"/section/{i}/item?id={i}&amp;ref=list#top\">Item {i}</a></div>\n"
-            ));
-        }
-        while page.len() < 30 * 1024 {
-            page.push_str("<p>Filler text that makes the page as long as a real one.</p>\n");
-        }
-        page.push_str("</body></html>");
-        page
-    }
-
-    /// Pages per second of the summary-and-links pass; run with
-    /// `cargo test --release -p trawl-processor -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "a throughput measurement, not a check"]
-    fn throughput_of_summary_and_links() {
-        let page = sample_page();
-        let url = Url::parse("https://bench.example/dir/page").unwrap();
-        let wants = Wants {
-            summary: true,
-            links: true,
-            text: false,
-        };
-        let rules = CompiledRules::compile(&BTreeMap::new()).unwrap();
-        let n = 2_000;
-        let start = Instant::now();
-        for _ in 0..n {
-            let found = analyze(&page, &url, wants, &rules, 64 * 1024);
-            assert_eq!(found.summary.unwrap().links.unwrap().len(), 200);
-        }
-        let per_sec = f64::from(n) / start.elapsed().as_secs_f64();
-        println!(
-            "html: {per_sec:.0} pages/s ({} bytes, 200 links)",
-            page.len()
         );
     }
 }

@@ -13,7 +13,8 @@
 //! - `record`: [`process`], which assembles a record from an outcome.
 //! - `decode`: content types, charset detection (header, BOM, `<meta>`) and decoding.
 //! - `json`: validation of JSON bodies, kept as raw text, with a nesting guard.
-//! - `html`: the single lol_html pass: summary, links, visible text and CSS rules.
+//! - `html`: an HTML page's summary, links, visible text and CSS rule values.
+//! - `scan`: the fast pass for the summary and links that every HTML record carries.
 //! - `rules`: extraction rules, compiled and evaluated; [`RuleError`].
 //! - `text`: entity decoding and whitespace collapsing shared by the above.
 //!
@@ -29,6 +30,7 @@ mod json;
 mod processor;
 mod record;
 mod rules;
+mod scan;
 mod text;
 
 pub use processor::Processor;

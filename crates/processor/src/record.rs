@@ -14,7 +14,7 @@ use url::Url;
 use crate::decode::{decode, is_html, is_json, is_text, Decoded};
 use crate::html::{self, Wants};
 use crate::json;
-use crate::rules::{eval_json, eval_regex, CompiledRules, RuleKind};
+use crate::rules::{eval_regex, CompiledRules, RuleKind};
 use crate::text::floor_char_boundary;
 
 /// Builds the record of `outcome`. `rules` must be the compiled `extract` rules of the
@@ -62,16 +62,12 @@ pub fn process(
     };
     let mut values: Vec<Value> = vec![Value::Null; rules.len()];
     if let (Some(head), None) = (&response, &record.error) {
-        let page_url = record
-            .final_url
-            .as_deref()
-            .and_then(|u| Url::parse(u).ok())
-            .unwrap_or(task.target);
         let options = &task.job.options;
         let body = Body {
             head,
             bytes: &body,
-            page_url: &page_url,
+            final_url: record.final_url.clone(),
+            target: &task.target,
         };
         body.fill(
             &mut record,
@@ -100,7 +96,9 @@ pub fn process(
 struct Body<'a> {
     head: &'a ResponseHead,
     bytes: &'a [u8],
-    page_url: &'a Url,
+    /// The final URL, parsed only for HTML (links resolve against it).
+    final_url: Option<String>,
+    target: &'a Url,
 }
 
 impl Body<'_> {
@@ -162,14 +160,9 @@ impl Body<'_> {
         if run_json {
             match json::parse_raw(&decoded.text) {
                 Ok(raw) => {
-                    if has_json {
-                        // A pointer needs a tree; build it only for jobs that have one.
-                        if let Ok(doc) = serde_json::from_str::<Value>(raw.get()) {
-                            for (i, (_, kind)) in rules.iter().enumerate() {
-                                if let RuleKind::Json(pointer) = kind {
-                                    values[i] = eval_json(pointer, &doc);
-                                }
-                            }
+                    for (i, (_, kind)) in rules.iter().enumerate() {
+                        if let RuleKind::Json(pointer) = kind {
+                            values[i] = json::pointer(&raw, pointer);
                         }
                     }
                     if wants(ProcessPart::Json) {
@@ -180,7 +173,9 @@ impl Body<'_> {
             }
         }
         if run_html {
-            let found = html::analyze(&decoded.text, self.page_url, html_wants, rules, max_text);
+            let page_url = self.final_url.as_deref().and_then(|u| Url::parse(u).ok());
+            let page_url = page_url.as_ref().unwrap_or(self.target);
+            let found = html::analyze(&decoded.text, page_url, html_wants, rules, max_text);
             if let Some(error) = found.error {
                 record.notes.push(Note::new(
                     "html_parse_error",
@@ -867,36 +862,5 @@ mod tests {
         let value: Value = serde_json::from_str(&stored.json).unwrap();
         assert_eq!(value.as_object().unwrap().len(), 22);
         assert_eq!(value["ref"], "my-ref");
-    }
-
-    /// Records per second for 1 KiB JSON documents, stored form included; run with
-    /// `cargo test --release -p trawl-processor -- --ignored --nocapture`.
-    #[test]
-    #[ignore = "a throughput measurement, not a check"]
-    fn throughput_of_json_records() {
-        let mut body = String::from("{\"items\": [");
-        while body.len() < 1000 {
-            body.push_str("{\"id\": 12345, \"name\": \"widget\", \"tags\": [\"a\", \"b\"]},");
-        }
-        body.push_str("{}]}");
-        let rules = CompiledRules::compile(&BTreeMap::new()).unwrap();
-        let settings = ProcessorSettings::default();
-        let n = 100_000u32;
-        let outcomes: Vec<FetchOutcome> = (0..n)
-            .map(|_| {
-                outcome(
-                    JobOptions::default(),
-                    Some("application/json"),
-                    200,
-                    body.as_bytes(),
-                )
-            })
-            .collect();
-        let start = std::time::Instant::now();
-        for o in outcomes {
-            assert!(process(o, &rules, &settings).to_stored(7).ok);
-        }
-        let per_sec = f64::from(n) / start.elapsed().as_secs_f64();
-        println!("json: {per_sec:.0} records/s ({} bytes)", body.len());
     }
 }

@@ -251,11 +251,6 @@ fn check_pointer(pointer: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The value a JSON Pointer names in `doc`, or null.
-pub(crate) fn eval_json(pointer: &str, doc: &Value) -> Value {
-    doc.pointer(pointer).cloned().unwrap_or(Value::Null)
-}
-
 /// A regex rule over `text`: the first capture group of the first match (else the
 /// whole match), or with `all` a list over every match; null when nothing matches.
 /// The flag says `all` stopped at [`MAX_ALL_VALUES`].

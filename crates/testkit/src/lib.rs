@@ -6,6 +6,9 @@
 //! - [`TargetServer`] (`target`): the HTTP server Trawl fetches from, with predictable
 //!   routes (`/json/{n}`, `/html/{n}`, `/status/{code}`, `/slow/{ms}/{n}`,
 //!   `/redirect/{n}`) and request/connection counters.
+//! - [`HostileServer`] (`hostile`): a raw-TCP server that misbehaves on purpose (drips,
+//!   hangs, endless and lying bodies, compression bombs, resets, redirect loops,
+//!   Retry-After, flaky 503s), counting connections and requests per target.
 //! - [`Trawl`] (`process`): `trawl serve` as a child process on port 0 with its own
 //!   SQLite file; SIGKILL, SIGTERM, and kill on drop. [`run_cli`] for `trawl config`.
 //! - [`Api`] (`http`): an awc client of the admin API with bounded waits (poll a job until
@@ -32,6 +35,7 @@
 #![deny(missing_docs)]
 
 mod contract;
+mod hostile;
 mod http;
 mod process;
 mod target;
@@ -40,6 +44,7 @@ pub use contract::{
     assert_job_keys, assert_one_record_per_seq, assert_record_keys, error_kind, is_rfc3339,
     is_sha256_hex, sha256_hex, Csv, CSV_HEADER, JOB_KEYS, RECORD_KEYS,
 };
+pub use hostile::{bombs, refused_port, HostileServer, BOMBS, BOMB_DECODED};
 pub use http::{is_finished, job_id, parse_ndjson, percent_encode, Api, Response};
 pub use process::{run_cli, CliOutput, Trawl};
 pub use serde_json::{self, json, Value};

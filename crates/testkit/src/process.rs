@@ -142,6 +142,22 @@ impl Trawl {
         self.child.id()
     }
 
+    /// The child's peak resident set size in bytes so far (`VmHWM` of
+    /// `/proc/<pid>/status`), or `None` where `/proc` does not tell (not Linux, or the
+    /// process is gone).
+    pub fn peak_rss_bytes(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+        let kib: u64 = line
+            .trim_start_matches("VmHWM:")
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
+        Some(kib * 1024)
+    }
+
     /// The child's last stderr lines (its logs), for failure messages.
     pub fn stderr_tail(&self) -> String {
         tail_text(&self.stderr)

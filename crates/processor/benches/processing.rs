@@ -1,0 +1,217 @@
+//! Processing throughput on one core: a 30 KiB HTML page with 200 links and a 1 KiB
+//! JSON document, with and without extraction rules. The speed goals (issue 4: at least
+//! 20,000 pages/s and 200,000 documents/s) live here, not in tests.
+//!
+//! Each iteration is what a processor thread does per outcome: [`process`] and the
+//! stored form of the record. Run with `cargo bench -p trawl-processor`; criterion
+//! reports `elem/s`, which is pages/s or documents/s. The allocator is mimalloc, as in
+//! the `trawl` binary.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use trawl_core::fetch::{host_key, FetchOutcome, FetchTask, ResponseHead};
+use trawl_core::job::{ExtractRule, JobContext, JobOptions};
+use trawl_core::settings::ProcessorSettings;
+use trawl_processor::{process, CompiledRules};
+use url::Url;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const PAGE_URL: &str = "https://bench.example/dir/page.html";
+
+/// A 30 KiB page with 200 links (relative with entities and fragments, absolute, and a
+/// few that only the URL parser can join), a summary, and content the rules select.
+fn sample_page() -> String {
+    let mut page = String::from(
+        "<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>Sample &amp; page</title>\
+         <meta name=description content='A page to benchmark'>\
+         <link rel=stylesheet href='/s.css'><link rel=canonical href='/c'>\
+         <script>var x = '<a href=/no>';</script></head><body>\
+         <h1 class=title>Sample heading</h1><div class=price data-value='12.50'>12,50 €</div>\n",
+    );
+    for i in 0..200 {
+        let href = match i % 10 {
+            0 => format!("https://other.example/abs/{i}"),
+            1 => format!("../up/{i}"),
+            2 => format!("item-{i}.html#details"),
+            _ => format!("/section/{i}/item?id={i}&amp;ref=list#top"),
+        };
+        page.push_str(&format!(
+            "<div class=item><p>Paragraph {i} with some words in it, SKU-{i} to read.</p>\
+             <a class=tag href=\"{href}\">Item {i}</a></div>\n"
+        ));
+    }
+    while page.len() < 30 * 1024 {
+        page.push_str("<p>Filler text that makes the page as long as a real one.</p>\n");
+    }
+    page.push_str("</body></html>");
+    page
+}
+
+/// A 1 KiB JSON document.
+fn sample_json() -> String {
+    let mut body =
+        String::from("{\"data\": {\"user\": {\"id\": 42, \"name\": \"Ada\"}}, \"items\": [");
+    while body.len() < 1000 {
+        body.push_str(
+            "{\"id\": 12345, \"name\": \"widget\", \"sku\": \"SKU-77\", \"tags\": [\"a\", \"b\"]},",
+        );
+    }
+    body.push_str("{}]}");
+    body
+}
+
+fn rule(
+    css: Option<&str>,
+    attr: Option<&str>,
+    json: Option<&str>,
+    regex: Option<&str>,
+    all: bool,
+) -> ExtractRule {
+    ExtractRule {
+        css: css.map(Into::into),
+        attr: attr.map(Into::into),
+        json: json.map(Into::into),
+        regex: regex.map(Into::into),
+        all,
+    }
+}
+
+fn options(rules: &[(&str, ExtractRule)]) -> JobOptions {
+    JobOptions {
+        extract: rules
+            .iter()
+            .map(|(n, r)| (n.to_string(), r.clone()))
+            .collect::<BTreeMap<_, _>>(),
+        ..Default::default()
+    }
+}
+
+fn outcome(job: &Arc<JobContext>, content_type: &str, body: &Bytes) -> FetchOutcome {
+    let target = Url::parse(PAGE_URL).unwrap();
+    FetchOutcome {
+        task: FetchTask {
+            job: Arc::clone(job),
+            seq: 1,
+            url: PAGE_URL.into(),
+            host: host_key(&target).unwrap(),
+            target,
+            reference: None,
+            attempts: 0,
+            hops: None,
+        },
+        response: Some(ResponseHead {
+            status: 200,
+            content_type: Some(content_type.into()),
+            headers: Vec::new(),
+        }),
+        body: body.clone(),
+        error: None,
+        attempts: 1,
+        elapsed_ms: 3,
+        fetched_at: "2026-11-25T10:00:00Z".into(),
+        final_url: Some(PAGE_URL.into()),
+        redirects: Vec::new(),
+    }
+}
+
+/// One case: a body of `content_type` processed for a job with `options`.
+fn case(
+    c: &mut Criterion,
+    group: &str,
+    name: &str,
+    content_type: &str,
+    body: &str,
+    options: JobOptions,
+) {
+    let rules = CompiledRules::compile(&options.extract).expect("bench rules compile");
+    let job = Arc::new(JobContext {
+        key: 1,
+        id: "bench".into(),
+        options,
+    });
+    let body = Bytes::from(body.to_owned());
+    let settings = ProcessorSettings::default();
+    // A sanity check that the case does what it says before it is timed.
+    let record = process(outcome(&job, content_type, &body), &rules, &settings);
+    assert!(record.ok && record.notes.is_empty(), "{:?}", record.notes);
+    if let Some(html) = &record.html {
+        assert_eq!(html.links.as_ref().map(Vec::len), Some(200));
+    }
+    assert!(
+        record.extract.values().all(|v| !v.is_null()),
+        "{:?}",
+        record.extract
+    );
+
+    let mut g = c.benchmark_group(group);
+    g.throughput(Throughput::Elements(1));
+    g.bench_function(name, |b| {
+        b.iter_batched(
+            || outcome(&job, content_type, &body),
+            |o| black_box(process(o, &rules, &settings).to_stored(1)),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn html(c: &mut Criterion) {
+    let page = sample_page();
+    let ct = "text/html; charset=utf-8";
+    case(
+        c,
+        "html_30k_200_links",
+        "summary+links+css",
+        ct,
+        &page,
+        options(&[("heading", rule(Some("h1"), None, None, None, false))]),
+    );
+    case(
+        c,
+        "html_30k_200_links",
+        "summary+links+css,attr,all,regex",
+        ct,
+        &page,
+        options(&[
+            ("heading", rule(Some("h1.title"), None, None, None, false)),
+            (
+                "price",
+                rule(Some("div.price"), Some("data-value"), None, None, false),
+            ),
+            (
+                "tags",
+                rule(Some("div.item > a.tag"), None, None, None, true),
+            ),
+            ("sku", rule(None, None, None, Some(r"SKU-(\d+)"), false)),
+        ]),
+    );
+}
+
+fn json(c: &mut Criterion) {
+    let doc = sample_json();
+    let ct = "application/json";
+    case(c, "json_1k", "plain", ct, &doc, JobOptions::default());
+    case(
+        c,
+        "json_1k",
+        "pointer+regex",
+        ct,
+        &doc,
+        options(&[
+            ("id", rule(None, None, Some("/data/user/id"), None, false)),
+            (
+                "sku",
+                rule(None, None, None, Some(r#""sku": "([^"]+)""#), false),
+            ),
+        ]),
+    );
+}
+
+criterion_group!(benches, html, json);
+criterion_main!(benches);
