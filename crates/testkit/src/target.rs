@@ -35,6 +35,7 @@ struct Counters {
 /// | `/status/{code}` | that status, [`TargetServer::status_body`]`(code)`, `text/plain` |
 /// | `/slow/{ms}/{n}` | after `ms` milliseconds, the same as `/json/{n}` |
 /// | `/redirect/{n}` | 302 to `/json/{n}` (relative `Location`) |
+/// | `/fixture/{name}` | 200, [`TargetServer::fixture`]`(name)`: bodies in several charsets, broken HTML, link kinds, deep and invalid JSON |
 ///
 /// It counts every request and every accepted connection. Stopped on drop.
 pub struct TargetServer {
@@ -130,6 +131,79 @@ impl TargetServer {
         )
     }
 
+    /// The Content-Type and body `/fixture/{name}` answers, or `None` (404):
+    ///
+    /// - `latin1`: `text/html; charset=ISO-8859-1`, title `Café crème`, `<h1>Crème brûlée</h1>`.
+    /// - `sjis`: `text/html` without charset, Shift_JIS declared by `<meta>`, title `日本語のページ`.
+    /// - `utf16`: `text/html` without charset, UTF-16LE with a BOM, title `Grüße`, a link to `/ü`.
+    /// - `broken`: unclosed and malformed tags, title `Broken <b>page`, `li.x` items `1`, `2`.
+    /// - `links`: `<base href="/base/">`, relative, absolute, protocol-relative, fragment,
+    ///   `mailto:`, `javascript:` and duplicate links, a link inside a script, a
+    ///   `.price[data-value=12.50]`, `li.tag` items and `SKU-123`, `SKU-456`.
+    /// - `data`: JSON, `{"data": {"user": {"id": 42, "name": "Ada"}, ...}, "sku": "SKU-77"}`.
+    /// - `deep`: JSON nested 5,000 levels deep.
+    /// - `invalid`: `application/json` that is not JSON.
+    pub fn fixture(name: &str) -> Option<(&'static str, Vec<u8>)> {
+        let html = "text/html";
+        Some(match name {
+            "latin1" => (
+                "text/html; charset=ISO-8859-1",
+                b"<html><head><title>Caf\xe9 cr\xe8me</title></head><body><h1>Cr\xe8me br\xfbl\xe9e</h1></body></html>".to_vec(),
+            ),
+            "sjis" => (
+                html,
+                // 日本語のページ and こんにちは in Shift_JIS.
+                [
+                    &b"<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=Shift_JIS\"><title>"[..],
+                    b"\x93\xfa\x96\x7b\x8c\xea\x82\xcc\x83\x79\x81\x5b\x83\x57",
+                    b"</title></head><body><h1>\x82\xb1\x82\xf1\x82\xc9\x82\xbf\x82\xcd</h1></body></html>",
+                ]
+                .concat(),
+            ),
+            "utf16" => (
+                html,
+                [0xFF, 0xFE]
+                    .into_iter()
+                    .chain(
+                        "<html><head><title>Grüße</title></head><body><h1>Straße</h1><a href=\"/ü\">x</a></body></html>"
+                            .encode_utf16()
+                            .flat_map(u16::to_le_bytes),
+                    )
+                    .collect(),
+            ),
+            "broken" => (
+                html,
+                b"<html><title>Broken <b>page</title><div><a href=/a>a<a href=/b x y=>b</div>\
+                  <p <a href=\"/c\">c</a><h1>Still <i>here</h1><li class=x>1<li class=x>2</ul></unknown><a href=/d"
+                    .to_vec(),
+            ),
+            "links" => (
+                html,
+                br##"<!DOCTYPE html><html lang="en-GB"><head><title>Links &amp; more</title>
+<meta name="description" content="A page  of links"><link rel="canonical" href="canonical?x=1&amp;y=2">
+<base href="/base/"><script>var s = "<a href='/in-script'>";</script></head><body>
+<h1 class="t">Hello <b>world</b></h1>
+<a href="rel/one">one</a> <a href="/abs#frag">abs</a> <a href="https://other.example/x#y">other</a>
+<a href="rel/one#again">dup</a> <a href="mailto:a@b.example">mail</a> <a href="javascript:void(0)">js</a>
+<a href="#top">top</a> <a href="  ../up?a=1&amp;b=2  ">up</a> <map><area href="//proto.example/area"></map>
+<div class="price" data-value="12.50"><span>12,50 EUR</span></div>
+<ul><li class="tag">a</li><li class="tag">b <i>c</i></li></ul><p>SKU-123 and SKU-456</p>
+</body></html>"##
+                    .to_vec(),
+            ),
+            "data" => (
+                "application/json",
+                br#"{"data": {"user": {"id": 42, "name": "Ada"}, "tags": ["x", "y"]}, "a/b": true, "sku": "SKU-77"}"#.to_vec(),
+            ),
+            "deep" => (
+                "application/json",
+                ["[".repeat(5000), "1".into(), "]".repeat(5000)].concat().into_bytes(),
+            ),
+            "invalid" => ("application/json", b"{\"oops\": ".to_vec()),
+            _ => return None,
+        })
+    }
+
     /// The exact body `/status/{code}` answers.
     pub fn status_body(code: u16) -> String {
         format!("status {code}\n")
@@ -170,6 +244,7 @@ fn build(counters: Arc<Counters>) -> (Server, u16) {
             .route("/status/{code}", web::get().to(status))
             .route("/slow/{ms}/{n}", web::get().to(slow))
             .route("/redirect/{n}", web::get().to(redirect))
+            .route("/fixture/{name}", web::get().to(fixture))
     })
     .on_connect(move |_, _| {
         on_connect_counters
@@ -217,4 +292,13 @@ async fn redirect(n: web::Path<u64>) -> HttpResponse {
     HttpResponse::Found()
         .insert_header(("Location", format!("/json/{n}")))
         .finish()
+}
+
+async fn fixture(name: web::Path<String>) -> HttpResponse {
+    match TargetServer::fixture(&name) {
+        Some((content_type, body)) => HttpResponse::Ok()
+            .insert_header(("Content-Type", content_type))
+            .body(body),
+        None => HttpResponse::NotFound().finish(),
+    }
 }
