@@ -5,6 +5,7 @@ mod helpers;
 mod hostile;
 mod jobs;
 mod politeness;
+mod processing;
 mod recovery;
 mod results;
 mod scale;
