@@ -258,9 +258,6 @@ async fn a_gzip_bomb_stops_at_the_limit() {
 }
 
 #[actix_rt::test]
-#[ignore = "reason: a zlib (deflate) bomb ends as `protocol` \"corrupt deflate stream\", not \
-            `body_too_large`: crates/fetcher/src/body.rs decode() falls back to raw deflate with \
-            `.or_else(|_| ...)`, which also swallows the zlib decoder's TooLarge"]
 async fn a_deflate_bomb_stops_at_the_limit() {
     assert_bomb_stops_at_the_limit("deflate").await;
 }
@@ -346,10 +343,6 @@ async fn malformed_chunked_encoding_is_a_protocol_error() {
 }
 
 #[actix_rt::test]
-#[ignore = "reason: a body shorter than its Content-Length, then FIN, is stored as a success \
-            (ok, bytes 100 of 1000): awc's h1 payload stream reports EOF as the end of the body, \
-            and crates/fetcher/src/request.rs read_body does not compare the bytes read with \
-            the declared Content-Length"]
 async fn a_content_length_that_lies_is_a_protocol_error() {
     let app = spawn_hostile(&[]);
     let record = app.fetch_one(app.hostile.url("/short"), NO_RETRY()).await;
@@ -469,7 +462,7 @@ fn case(path: &str, outcome: Result<u16, &'static str>, attempts: u32) -> Case {
 
 /// Hostile paths whose outcome is wrong today; each has its own `#[ignore]`d test above
 /// saying what the service does. Empty this when they are fixed.
-const KNOWN_WRONG: [&str; 3] = ["/short", "/chunked-cut", "/bomb/deflate"];
+const KNOWN_WRONG: [&str; 1] = ["/chunked-cut"];
 
 /// Fetches every hostile URL in one job; asserts one record per URL, `/healthz`, the
 /// peak RSS, and each outcome (but those of `skip`).
@@ -550,8 +543,7 @@ async fn a_job_of_every_hostile_url_completes_with_one_record_each_in_bounded_me
 }
 
 #[actix_rt::test]
-#[ignore = "reason: /short, /chunked-cut and /bomb/deflate get the wrong outcome: see their own \
-            ignored tests"]
+#[ignore = "reason: /chunked-cut gets the wrong outcome: see its own ignored test"]
 async fn a_job_of_every_hostile_url_gives_each_its_right_outcome() {
     every_hostile_url_in_one_job(&[]).await;
 }

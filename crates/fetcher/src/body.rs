@@ -18,8 +18,10 @@ pub(crate) fn decode(encoding: Option<&str>, raw: Bytes, limit: u64) -> Result<B
         "gzip" | "x-gzip" => read_limited(flate2::read::MultiGzDecoder::new(&raw[..]), limit),
         "deflate" => {
             // RFC 9110's deflate is zlib-wrapped; some servers send raw deflate.
-            read_limited(flate2::read::ZlibDecoder::new(&raw[..]), limit)
-                .or_else(|_| read_limited(flate2::read::DeflateDecoder::new(&raw[..]), limit))
+            match read_limited(flate2::read::ZlibDecoder::new(&raw[..]), limit) {
+                Err(Decode::Corrupt(_)) => read_limited(flate2::read::DeflateDecoder::new(&raw[..]), limit),
+                zlib => zlib,
+            }
         }
         "br" => read_limited(
             brotli_decompressor::Decompressor::new(&raw[..], 8192),
@@ -91,6 +93,19 @@ mod tests {
         assert!(bomb.len() < 100 * 1024, "the bomb is small: {}", bomb.len());
         let err = decode(Some("gzip"), bomb, 1024 * 1024).unwrap_err();
         assert_eq!(err.kind, ErrorKind::BodyTooLarge);
+    }
+
+    #[test]
+    fn zlib_and_raw_deflate_bombs_stop_at_the_limit() {
+        let data = vec![0u8; 8 * 1024 * 1024];
+        let mut zlib = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+        zlib.write_all(&data).unwrap();
+        let mut raw = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        raw.write_all(&data).unwrap();
+        for bomb in [zlib.finish().unwrap(), raw.finish().unwrap()] {
+            let err = decode(Some("deflate"), Bytes::from(bomb), 1024).unwrap_err();
+            assert_eq!(err.kind, ErrorKind::BodyTooLarge, "{}", err.message);
+        }
     }
 
     #[test]

@@ -351,6 +351,18 @@ where
         }
         body.extend_from_slice(&chunk);
     }
+    // awc ends the body stream quietly when the connection closes early, so a body
+    // shorter than its Content-Length is caught here (204 and 304 carry no body).
+    let bodiless = matches!(response.status().as_u16(), 204 | 304);
+    if let Some(declared) = declared.filter(|n| *n != body.len() as u64 && !bodiless) {
+        return Err(error(
+            ErrorKind::Protocol,
+            format!(
+                "the connection closed after {} of the {declared} bytes its Content-Length announced",
+                body.len()
+            ),
+        ));
+    }
     Ok(body.freeze())
 }
 
