@@ -152,8 +152,7 @@ async fn invalid_extraction_rules_are_rejected_with_the_rule_named() {
         ("bad_selector", json!({"css": "a["}), "bad_selector"),
         ("bad_pointer", json!({"json": "data/user"}), "bad_pointer"),
         ("bad_regex", json!({"regex": "SKU-("}), "bad_regex"),
-        // serde names the unknown field; the rule's name is not in its message.
-        ("bad_type", json!({"xpath": "//a"}), "xpath"),
+        ("bad_type", json!({"xpath": "//a"}), "bad_type"),
     ] {
         let response = app
             .api

@@ -10,7 +10,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
-use trawl_core::job::{JobAccepted, JobContext, JobOptions};
+use trawl_core::job::{ExtractRule, JobAccepted, JobContext, JobOptions};
 use trawl_processor::CompiledRules;
 use trawl_store::{CreateJob, CreatedJob, NewEntry};
 use url::Url;
@@ -299,6 +299,14 @@ fn new_entry(url: String, reference: Option<String>) -> NewEntry {
 /// Parses and checks `options`: unknown options, forbidden or malformed headers, zero
 /// limits and extraction rules that do not compile are 400 `invalid_option`.
 fn parse_options(value: serde_json::Value) -> Result<JobOptions, ApiError> {
+    // Each extraction rule is read on its own first, so an error names its rule.
+    if let Some(rules) = value.get("extract").and_then(serde_json::Value::as_object) {
+        for (name, rule) in rules {
+            serde_json::from_value::<ExtractRule>(rule.clone()).map_err(|e| {
+                ApiError::invalid_option(format!("extract rule `{name}`: {e}"))
+            })?;
+        }
+    }
     let options: JobOptions = serde_json::from_value(value)
         .map_err(|e| ApiError::invalid_option(format!("invalid options: {e}")))?;
     for (name, value) in &options.headers {
