@@ -190,15 +190,8 @@ pub struct Record {
 }
 
 impl Record {
-    /// A record for a URL that produced no response: `error` set, everything else null.
-    pub fn failed(
-        job_id: &str,
-        seq: u64,
-        url: &str,
-        reference: Option<&str>,
-        kind: ErrorKind,
-        message: impl Into<String>,
-    ) -> Self {
+    /// A record of a URL with nothing known yet: `ok` false, every optional key null.
+    pub fn new(job_id: &str, seq: u64, url: &str, reference: Option<&str>) -> Self {
         Record {
             job_id: job_id.to_owned(),
             seq,
@@ -207,10 +200,7 @@ impl Record {
             final_url: None,
             status: None,
             ok: false,
-            error: Some(RecordError {
-                kind,
-                message: message.into(),
-            }),
+            error: None,
             attempts: 0,
             elapsed_ms: None,
             fetched_at: None,
@@ -225,6 +215,24 @@ impl Record {
             body: None,
             extract: serde_json::Map::new(),
             notes: Vec::new(),
+        }
+    }
+
+    /// A record for a URL that produced no response: `error` set, everything else null.
+    pub fn failed(
+        job_id: &str,
+        seq: u64,
+        url: &str,
+        reference: Option<&str>,
+        kind: ErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Record {
+            error: Some(RecordError {
+                kind,
+                message: message.into(),
+            }),
+            ..Record::new(job_id, seq, url, reference)
         }
     }
 

@@ -21,7 +21,8 @@
 //! Every oddity that does not fail a fetch becomes a note on the record; the codes are
 //! `undecodable_bytes`, `invalid_json`, `json_too_deep`, `html_parse_error`,
 //! `text_truncated`, `body_base64`, `body_truncated`, `extract_truncated` and
-//! `invalid_rule`.
+//! `invalid_rule`, and `processing_failed` when processing a body panicked (the thread
+//! survives and the URL keeps its record).
 #![deny(missing_docs)]
 
 mod decode;

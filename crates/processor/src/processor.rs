@@ -3,11 +3,13 @@
 //! record per outcome, in order.
 
 use std::collections::{HashMap, VecDeque};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use actix::{Actor, Handler, MessageResult, SyncContext};
-use trawl_core::fetch::ProcessBatch;
+use trawl_core::fetch::{FetchOutcome, ProcessBatch};
 use trawl_core::job::{JobContext, JobKey};
+use trawl_core::record::{Note, Record, RecordError};
 use trawl_core::settings::ProcessorSettings;
 
 use crate::record::process;
@@ -47,10 +49,74 @@ impl Handler<ProcessBatch> for Processor {
             .map(|outcome| {
                 let job = outcome.task.job.key;
                 let rules = self.rules.get(&outcome.task.job);
-                process(outcome, &rules, &self.settings).to_stored(job)
+                let fallback = Fallback::of(&outcome);
+                // A bug tripped by one hostile body must not take the thread (and with
+                // it the pipeline) down: the URL still gets its record, with a note.
+                match panic::catch_unwind(AssertUnwindSafe(|| {
+                    process(outcome, &rules, &self.settings)
+                })) {
+                    Ok(record) => record.to_stored(job),
+                    Err(_) => fallback.record().to_stored(job),
+                }
             })
             .collect();
         MessageResult(records)
+    }
+}
+
+/// What a record keeps of its outcome when processing the body panicked.
+struct Fallback {
+    job_id: String,
+    seq: u64,
+    url: String,
+    reference: Option<String>,
+    status: Option<u16>,
+    final_url: Option<String>,
+    attempts: u32,
+    elapsed_ms: u64,
+    fetched_at: String,
+    content_type: Option<String>,
+    error: Option<RecordError>,
+}
+
+impl Fallback {
+    fn of(outcome: &FetchOutcome) -> Fallback {
+        let task = &outcome.task;
+        Fallback {
+            job_id: task.job.id.clone(),
+            seq: task.seq,
+            url: task.url.clone(),
+            reference: task.reference.clone(),
+            status: outcome.response.as_ref().map(|r| r.status),
+            final_url: outcome.final_url.clone(),
+            attempts: outcome.attempts,
+            elapsed_ms: outcome.elapsed_ms,
+            fetched_at: outcome.fetched_at.clone(),
+            content_type: outcome
+                .response
+                .as_ref()
+                .and_then(|r| r.content_type.clone()),
+            error: outcome.error.clone(),
+        }
+    }
+
+    fn record(self) -> Record {
+        tracing::error!(job = %self.job_id, seq = self.seq, url = %self.url, "processing a body panicked");
+        Record {
+            ok: self.error.is_none() && self.status.is_some_and(|s| (200..300).contains(&s)),
+            error: self.error,
+            status: self.status,
+            final_url: self.final_url,
+            attempts: self.attempts,
+            elapsed_ms: Some(self.elapsed_ms),
+            fetched_at: Some(self.fetched_at),
+            content_type: self.content_type,
+            notes: vec![Note::new(
+                "processing_failed",
+                "Trawl failed to process this body; what it holds is not in the record",
+            )],
+            ..Record::new(&self.job_id, self.seq, &self.url, self.reference.as_deref())
+        }
     }
 }
 
