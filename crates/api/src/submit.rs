@@ -8,54 +8,22 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use trawl_core::job::{ExtractRule, JobAccepted, JobContext, JobOptions};
+use trawl_core::submission::{read_entries, BodyFormat, SubmissionError};
 use trawl_processor::CompiledRules;
-use trawl_store::{CreateJob, CreatedJob, NewEntry};
-use url::Url;
+use trawl_store::{CreateJob, CreatedJob};
 
 use crate::error::ApiError;
 use crate::jobs::job_body;
 use crate::state::ApiState;
 
-/// Longest URL accepted; a longer one becomes an `invalid_url` record.
-const MAX_URL_BYTES: usize = 8 * 1024;
 /// Longest `ref`.
 const MAX_REF_CHARS: usize = 256;
 /// Longest `label`.
 const MAX_LABEL_CHARS: usize = 200;
 /// Longest `Idempotency-Key`.
 const MAX_IDEMPOTENCY_KEY: usize = 255;
-
-/// A JSON submission.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Submission {
-    urls: Vec<EntryIn>,
-    #[serde(default)]
-    options: Option<serde_json::Value>,
-    #[serde(default)]
-    label: Option<String>,
-}
-
-/// One entry of `urls`: a string, or `{"url", "ref"}`.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum EntryIn {
-    Plain(String),
-    WithRef {
-        url: String,
-        #[serde(rename = "ref", default)]
-        reference: Option<String>,
-    },
-}
-
-/// How the body is written.
-enum BodyFormat {
-    Json,
-    Lines,
-}
 
 /// `POST /v1/jobs`.
 pub(crate) async fn submit(
@@ -66,29 +34,7 @@ pub(crate) async fn submit(
     let format = body_format(request.headers())?;
     let idempotency_key = idempotency_key(request.headers())?;
     let body = read_body(payload, request.headers(), state.settings.max_body_bytes).await?;
-
-    let (entries, options, label) = match format {
-        BodyFormat::Json => parse_json(&body)?,
-        BodyFormat::Lines => (parse_lines(&body)?, JobOptions::default(), None),
-    };
-    if entries.is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "empty_batch",
-            "the batch has no URLs",
-        ));
-    }
-    if entries.len() as u64 > state.settings.max_batch_urls {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "batch_too_large",
-            format!(
-                "the batch has {} URLs; this server accepts at most {} (api.max_batch_urls)",
-                entries.len(),
-                state.settings.max_batch_urls
-            ),
-        ));
-    }
+    let (total, label, options) = validate(&body, format, state.settings.max_batch_urls)?;
     let idempotency = idempotency_key.map(|key| {
         let mut hash = Sha256::new();
         hash.update(
@@ -101,7 +47,6 @@ pub(crate) async fn submit(
         hash.update(&body);
         (key, hex::encode(hash.finalize()))
     });
-    drop(body);
 
     let created = state
         .writer
@@ -109,7 +54,9 @@ pub(crate) async fn submit(
             id: uuid::Uuid::now_v7().to_string(),
             label,
             options: options.clone(),
-            entries,
+            body,
+            format,
+            total,
             idempotency,
         })
         .await
@@ -221,80 +168,66 @@ async fn read_body(
     Ok(body.freeze())
 }
 
-fn parse_json(body: &[u8]) -> Result<(Vec<NewEntry>, JobOptions, Option<String>), ApiError> {
-    let submission: Submission = serde_json::from_slice(body).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            ApiError::invalid_request(format!("the submission is not valid: {e}"))
+/// Reads the body once without keeping its entries: counts them (413 above
+/// `max_urls`, 400 when none), checks every `ref`, the label and the options.
+fn validate(
+    body: &[u8],
+    format: BodyFormat,
+    max_urls: u64,
+) -> Result<(u64, Option<String>, JobOptions), ApiError> {
+    let mut total = 0u64;
+    let head = read_entries(body, format, |entry| {
+        if entry
+            .reference()
+            .is_some_and(|r| r.chars().count() > MAX_REF_CHARS)
+        {
+            return Err(format!("ref is longer than {MAX_REF_CHARS} characters"));
         }
-        _ => ApiError::invalid_json(format!("the body is not valid JSON: {e}")),
-    })?;
-    if let Some(label) = &submission.label {
-        if label.chars().count() > MAX_LABEL_CHARS {
-            return Err(ApiError::invalid_request(format!(
-                "label is longer than {MAX_LABEL_CHARS} characters"
-            )));
+        total += 1;
+        if total > max_urls {
+            return Err(BATCH_TOO_LARGE.into());
         }
+        Ok(())
+    });
+    let head = match head {
+        Ok(head) => head,
+        Err(_) if total > max_urls => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "batch_too_large",
+                format!(
+                    "the batch has more than {max_urls} URLs, this server's api.max_batch_urls"
+                ),
+            ))
+        }
+        Err(SubmissionError::Syntax(message)) => return Err(ApiError::invalid_json(message)),
+        Err(other) => return Err(ApiError::invalid_request(other.to_string())),
+    };
+    if total == 0 {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "empty_batch",
+            "the batch has no URLs",
+        ));
     }
-    let options = match submission.options {
+    if head
+        .label
+        .as_ref()
+        .is_some_and(|label| label.chars().count() > MAX_LABEL_CHARS)
+    {
+        return Err(ApiError::invalid_request(format!(
+            "label is longer than {MAX_LABEL_CHARS} characters"
+        )));
+    }
+    let options = match head.options {
         None | Some(serde_json::Value::Null) => JobOptions::default(),
         Some(value) => parse_options(value)?,
     };
-    let entries = submission
-        .urls
-        .into_iter()
-        .enumerate()
-        .map(|(index, entry)| {
-            let (url, reference) = match entry {
-                EntryIn::Plain(url) => (url, None),
-                EntryIn::WithRef { url, reference } => (url, reference),
-            };
-            if reference
-                .as_ref()
-                .is_some_and(|r| r.chars().count() > MAX_REF_CHARS)
-            {
-                return Err(ApiError::invalid_request(format!(
-                    "urls[{index}].ref is longer than {MAX_REF_CHARS} characters"
-                )));
-            }
-            Ok(new_entry(url, reference))
-        })
-        .collect::<Result<_, _>>()?;
-    Ok((entries, options, submission.label))
+    Ok((total, head.label, options))
 }
 
-fn parse_lines(body: &[u8]) -> Result<Vec<NewEntry>, ApiError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::invalid_request("the text/plain body is not UTF-8"))?;
-    Ok(text
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with('#'))
-        .map(|line| new_entry(line.to_owned(), None))
-        .collect())
-}
-
-/// An entry, marked invalid when the URL is too long, does not parse or is not http(s).
-fn new_entry(url: String, reference: Option<String>) -> NewEntry {
-    let invalid = if url.len() > MAX_URL_BYTES {
-        Some(format!("the URL is longer than {MAX_URL_BYTES} bytes"))
-    } else {
-        match Url::parse(&url) {
-            Err(e) => Some(format!("the URL does not parse: {e}")),
-            Ok(parsed) if !matches!(parsed.scheme(), "http" | "https") => {
-                Some(format!("scheme {:?} is not http or https", parsed.scheme()))
-            }
-            Ok(parsed) if parsed.host_str().is_none_or(str::is_empty) => {
-                Some("the URL has no host".into())
-            }
-            Ok(_) => None,
-        }
-    };
-    NewEntry {
-        url,
-        reference,
-        invalid,
-    }
-}
+/// What the entry visitor says when the count passes the limit (the caller answers 413).
+const BATCH_TOO_LARGE: &str = "too many URLs";
 
 /// Parses and checks `options`: unknown options, forbidden or malformed headers, zero
 /// limits and extraction rules that do not compile are 400 `invalid_option`.
@@ -302,9 +235,8 @@ fn parse_options(value: serde_json::Value) -> Result<JobOptions, ApiError> {
     // Each extraction rule is read on its own first, so an error names its rule.
     if let Some(rules) = value.get("extract").and_then(serde_json::Value::as_object) {
         for (name, rule) in rules {
-            serde_json::from_value::<ExtractRule>(rule.clone()).map_err(|e| {
-                ApiError::invalid_option(format!("extract rule `{name}`: {e}"))
-            })?;
+            serde_json::from_value::<ExtractRule>(rule.clone())
+                .map_err(|e| ApiError::invalid_option(format!("extract rule `{name}`: {e}")))?;
         }
     }
     let options: JobOptions = serde_json::from_value(value)

@@ -14,7 +14,7 @@ use actix::{
     WrapFuture,
 };
 use tokio::sync::oneshot;
-use trawl_core::fetch::{AbortJob, AssignTasks, PauseHost, TasksFinished};
+use trawl_core::fetch::{AbortJob, AssignTasks, HostTurnsFreed, PauseHost, TasksFinished};
 use trawl_core::job::{CancelJob, JobAccepted, JobContext, JobFinished, JobKey};
 use trawl_core::record::{ErrorKind, Record, StoreRecords};
 use trawl_core::settings::FetcherSettings;
@@ -265,7 +265,6 @@ impl Handler<TasksFinished> for Coordinator {
     fn handle(&mut self, msg: TasksFinished, ctx: &mut Self::Context) {
         self.free_slots[msg.fetcher] += msg.slots.len();
         for slot in msg.slots {
-            self.turns.release(&slot.host);
             if let Some(queue) = self.jobs.get_mut(&slot.job) {
                 queue.in_flight -= 1;
                 if let Some(retry) = slot.retry {
@@ -277,6 +276,17 @@ impl Handler<TasksFinished> for Coordinator {
             if let Some(done) = self.draining.take() {
                 let _ = done.send(());
             }
+        }
+        self.dispatch(ctx);
+    }
+}
+
+impl Handler<HostTurnsFreed> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, msg: HostTurnsFreed, ctx: &mut Self::Context) {
+        for host in &msg.hosts {
+            self.turns.release(host);
         }
         self.dispatch(ctx);
     }

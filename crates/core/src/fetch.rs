@@ -109,13 +109,11 @@ pub struct AbortJob {
     pub key: JobKey,
 }
 
-/// A task that left its fetch slot: which job it was of and which host turn it held.
+/// A task that left its fetch slot.
 #[derive(Debug, Clone)]
 pub struct FreedSlot {
     /// The task's job.
     pub job: JobKey,
-    /// The task's host.
-    pub host: HostKey,
     /// Set when the task goes on later: a retry after its backoff, or the next hop of
     /// a redirect to another host. It waits in the coordinator, holding no fetch slot.
     pub retry: Option<Retry>,
@@ -142,8 +140,9 @@ pub struct PauseHost {
     pub until: Instant,
 }
 
-/// These tasks left their fetch slots: their records are committed, or they were
-/// aborted. Sent by a fetcher to the coordinator, which frees the slots and host turns.
+/// These tasks left their fetch slots: their records are committed, they were handed
+/// back (retry, redirect hop) or aborted. Sent by a fetcher to the coordinator, which
+/// frees the slots: a slot is held until commit, so a slow disk slows the fetching.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct TasksFinished {
@@ -151,6 +150,16 @@ pub struct TasksFinished {
     pub fetcher: usize,
     /// One entry per task.
     pub slots: Vec<FreedSlot>,
+}
+
+/// The requests to these hosts ended (one entry per request): their turns are free
+/// again. Sent by a fetcher to the coordinator as soon as requests end, before their
+/// records are committed, so politeness counts requests on the wire and nothing else.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct HostTurnsFreed {
+    /// One host per ended request.
+    pub hosts: Vec<HostKey>,
 }
 
 /// Turn these outcomes into stored records. Sent by fetchers to the processor pool.

@@ -8,6 +8,7 @@
 //! - [`fetch`]: fetch tasks, fetch outcomes and the messages between the coordinator,
 //!   the fetchers and the processor.
 //! - [`record`]: the record schema of the contract and the rows the store keeps.
+//! - [`submission`]: reading a submission body entry by entry.
 //! - [`clock`]: timestamps in the contract's format.
 //! - [`metrics`]: the Prometheus metrics.
 #![deny(missing_docs)]
@@ -18,5 +19,6 @@ pub mod job;
 pub mod metrics;
 pub mod record;
 pub mod settings;
+pub mod submission;
 
 pub use settings::Settings;

@@ -19,7 +19,9 @@ pub(crate) fn decode(encoding: Option<&str>, raw: Bytes, limit: u64) -> Result<B
         "deflate" => {
             // RFC 9110's deflate is zlib-wrapped; some servers send raw deflate.
             match read_limited(flate2::read::ZlibDecoder::new(&raw[..]), limit) {
-                Err(Decode::Corrupt(_)) => read_limited(flate2::read::DeflateDecoder::new(&raw[..]), limit),
+                Err(Decode::Corrupt(_)) => {
+                    read_limited(flate2::read::DeflateDecoder::new(&raw[..]), limit)
+                }
                 zlib => zlib,
             }
         }

@@ -6,6 +6,8 @@
 //! go to the processor and then to the store writer in batches, and only then does the
 //! fetcher hand the slots back with [`TasksFinished`]. That chain is the backpressure:
 //! a slow processor or disk slows the fetching, and no queue grows without bound.
+//! Host turns are politeness towards servers, so they are given back
+//! ([`HostTurnsFreed`]) as soon as a request ends, before its record is committed.
 
 use std::collections::HashMap;
 use std::mem;
@@ -18,8 +20,8 @@ use actix::{
     WrapFuture,
 };
 use trawl_core::fetch::{
-    AbortJob, AssignTasks, FetchOutcome, FetchTask, FreedSlot, PauseHost, ProcessBatch, Retry,
-    TasksFinished,
+    AbortJob, AssignTasks, FetchOutcome, FetchTask, FreedSlot, HostKey, HostTurnsFreed, PauseHost,
+    ProcessBatch, Retry, TasksFinished,
 };
 use trawl_core::job::JobKey;
 use trawl_core::metrics::Metrics;
@@ -40,6 +42,8 @@ const BATCH_WAIT: Duration = Duration::from_millis(5);
 pub struct FetcherLinks {
     /// The coordinator, told when slots free up.
     pub coordinator: Recipient<TasksFinished>,
+    /// The coordinator, told when requests end and their host turns are free.
+    pub host_turns: Recipient<HostTurnsFreed>,
     /// The coordinator, told when a host asks for a pause.
     pub pause_host: Recipient<PauseHost>,
     /// The processor pool.
@@ -57,8 +61,12 @@ pub struct Fetcher {
     links: FetcherLinks,
     /// Built in `started`, on the fetcher's own thread: awc clients are !Send.
     requests: Option<Rc<RequestContext>>,
-    in_flight: HashMap<(JobKey, u64), (SpawnHandle, FreedSlot)>,
+    /// Requests in flight, with the host each holds a turn of.
+    in_flight: HashMap<(JobKey, u64), (SpawnHandle, HostKey)>,
     finished: Vec<FetchOutcome>,
+    /// Host turns freed since the last report; reported once per turn of the event
+    /// loop, so a burst of completions costs one message.
+    freed_hosts: Vec<HostKey>,
 }
 
 impl Fetcher {
@@ -76,6 +84,7 @@ impl Fetcher {
             requests: None,
             in_flight: HashMap::new(),
             finished: Vec::new(),
+            freed_hosts: Vec::new(),
         })
     }
 
@@ -86,7 +95,13 @@ impl Fetcher {
             return;
         }
         let outcomes = mem::take(&mut self.finished);
-        let slots: Vec<FreedSlot> = outcomes.iter().map(|o| slot_of(&o.task)).collect();
+        let slots: Vec<FreedSlot> = outcomes
+            .iter()
+            .map(|o| FreedSlot {
+                job: o.task.job.key,
+                retry: None,
+            })
+            .collect();
         let links = self.links.clone();
         let fetcher = self.index;
         actix_rt::spawn(async move {
@@ -106,20 +121,27 @@ impl Fetcher {
 }
 
 impl Fetcher {
-    /// A dispatch that held `slot` ended: a retry or a hop to another host goes
-    /// straight back to the coordinator (the slot is free at once); a finished outcome
-    /// joins the batch for the processor and keeps its slot until committed.
-    fn on_fetched(&mut self, fetched: Fetched, host_pause: Option<Duration>, slot: FreedSlot) {
+    /// A dispatch to `host` ended: a retry or a hop to another host goes straight
+    /// back to the coordinator (its slot is free at once); a finished outcome joins the
+    /// batch for the processor and keeps its slot until committed.
+    fn on_fetched(
+        &mut self,
+        fetched: Fetched,
+        host_pause: Option<Duration>,
+        host: HostKey,
+        ctx: &mut Context<Self>,
+    ) {
         if let Some(pause) = host_pause {
             let until = Instant::now() + pause;
             self.links.pause_host.do_send(PauseHost {
-                host: slot.host.clone(),
+                host: host.clone(),
                 until,
             });
         }
+        self.free_host_turn(host, ctx);
         match fetched {
-            Fetched::Retry { task, wait } => self.hand_back(slot, task, Instant::now() + wait),
-            Fetched::Hop(task) => self.hand_back(slot, task, Instant::now()),
+            Fetched::Retry { task, wait } => self.hand_back(task, Instant::now() + wait),
+            Fetched::Hop(task) => self.hand_back(task, Instant::now()),
             Fetched::Done(outcome) => {
                 self.finished.push(outcome);
                 if self.finished.len() >= BATCH {
@@ -128,20 +150,29 @@ impl Fetcher {
             }
         }
     }
-}
 
-impl Fetcher {
-    /// Frees `slot` (and its host turn), giving `task` back to the coordinator to be
+    /// Frees the slot of `task`, giving the task back to the coordinator to be
     /// dispatched again at `not_before`: its retry, or its next redirect hop.
-    fn hand_back(&mut self, slot: FreedSlot, task: FetchTask, not_before: Instant) {
+    fn hand_back(&mut self, task: FetchTask, not_before: Instant) {
         let slot = FreedSlot {
+            job: task.job.key,
             retry: Some(Retry { task, not_before }),
-            ..slot
         };
         self.links.coordinator.do_send(TasksFinished {
             fetcher: self.index,
             slots: vec![slot],
         });
+    }
+
+    /// Queues `host`'s turn for the next report, arming the report if needed.
+    fn free_host_turn(&mut self, host: HostKey, ctx: &mut Context<Self>) {
+        if self.freed_hosts.is_empty() {
+            ctx.run_later(Duration::ZERO, |fetcher, _| {
+                let hosts = mem::take(&mut fetcher.freed_hosts);
+                fetcher.links.host_turns.do_send(HostTurnsFreed { hosts });
+            });
+        }
+        self.freed_hosts.push(host);
     }
 }
 
@@ -166,16 +197,16 @@ impl Handler<AssignTasks> for Fetcher {
         let requests = self.requests.clone().expect("started before any message");
         for task in msg.tasks {
             let key = (task.job.key, task.seq);
-            let slot = slot_of(&task);
+            let host = task.host.clone();
             let handle = ctx.spawn(fetch(requests.clone(), task).into_actor(self).map(
-                move |(fetched, host_pause), fetcher, _| {
-                    if let Some((_, slot)) = fetcher.in_flight.remove(&key) {
+                move |(fetched, host_pause), fetcher, ctx| {
+                    if let Some((_, host)) = fetcher.in_flight.remove(&key) {
                         fetcher.links.metrics.in_flight.dec();
-                        fetcher.on_fetched(fetched, host_pause, slot);
+                        fetcher.on_fetched(fetched, host_pause, host, ctx);
                     }
                 },
             ));
-            self.in_flight.insert(key, (handle, slot));
+            self.in_flight.insert(key, (handle, host));
             self.links.metrics.in_flight.inc();
         }
     }
@@ -193,11 +224,15 @@ impl Handler<AbortJob> for Fetcher {
             .collect();
         let mut slots = Vec::with_capacity(aborted.len());
         for key in aborted {
-            if let Some((handle, slot)) = self.in_flight.remove(&key) {
+            if let Some((handle, host)) = self.in_flight.remove(&key) {
                 // Dropping the request future closes its connection.
                 ctx.cancel_future(handle);
                 self.links.metrics.in_flight.dec();
-                slots.push(slot);
+                self.free_host_turn(host, ctx);
+                slots.push(FreedSlot {
+                    job: msg.key,
+                    retry: None,
+                });
             }
         }
         if !slots.is_empty() {
@@ -211,14 +246,6 @@ impl Handler<AbortJob> for Fetcher {
                 slots,
             });
         }
-    }
-}
-
-fn slot_of(task: &FetchTask) -> FreedSlot {
-    FreedSlot {
-        job: task.job.key,
-        host: task.host.clone(),
-        retry: None,
     }
 }
 

@@ -20,7 +20,7 @@ mod writer;
 
 pub use read::{JobRow, PendingUrl, PrefixPage, RecordFilter, RecordRow, Store};
 pub use writer::{
-    CreateJob, CreatedJob, FinishCancelled, Flush, MarkStarted, NewEntry, PurgeJob, StoreWriter,
+    CreateJob, CreatedJob, FinishCancelled, Flush, MarkStarted, PurgeJob, StoreWriter,
 };
 
 /// Why a store operation failed.

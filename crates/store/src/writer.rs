@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use actix::{Actor, Addr, Handler, Message, MessageResult, Recipient, SyncArbiter, SyncContext};
+use bytes::Bytes;
 use rusqlite::{params, Connection, Transaction};
 use trawl_core::clock;
 use trawl_core::job::{JobFinished, JobKey, JobOptions, JobState};
 use trawl_core::metrics::{Metrics, OutcomeLabel};
 use trawl_core::record::{ErrorKind, Record, StoreRecords, StoredRecord};
+use trawl_core::submission::{read_entries, url_problem, BodyFormat};
 
 use crate::read::job_by_key;
 use crate::{job_rows, row_id, schema, JobRow, Store, StoreError};
@@ -237,18 +239,9 @@ impl StoreWriter {
     }
 }
 
-/// One entry of a new job.
-#[derive(Debug, Clone)]
-pub struct NewEntry {
-    /// The URL as submitted.
-    pub url: String,
-    /// The caller's reference.
-    pub reference: Option<String>,
-    /// Why the URL is invalid, when it is: it gets an `invalid_url` record at once.
-    pub invalid: Option<String>,
-}
-
-/// Commit a new job with all its URLs. Sent by the API; answers after the commit.
+/// Commit a new job with all its URLs. Sent by the API, which has read the body
+/// once to validate it; the writer reads it again entry by entry as it inserts, so no
+/// list of the URLs is ever built. Answers after the commit.
 #[derive(Debug, Message)]
 #[rtype(result = "Result<CreatedJob, StoreError>")]
 pub struct CreateJob {
@@ -258,8 +251,12 @@ pub struct CreateJob {
     pub label: Option<String>,
     /// Validated options.
     pub options: JobOptions,
-    /// The entries, in submission order.
-    pub entries: Vec<NewEntry>,
+    /// The submission body, already validated by the API.
+    pub body: Bytes,
+    /// How many entries the API counted in `body`.
+    pub total: u64,
+    /// How the body is written.
+    pub format: BodyFormat,
     /// The `Idempotency-Key` header, with a hash of the request it came with.
     pub idempotency: Option<(String, String)>,
 }
@@ -304,7 +301,7 @@ impl Handler<CreateJob> for StoreWriter {
             params![
                 msg.id,
                 msg.label,
-                msg.entries.len() as i64,
+                msg.total as i64,
                 options,
                 clock::now_millis(),
                 msg.idempotency.as_ref().map(|(k, _)| k),
@@ -312,31 +309,73 @@ impl Handler<CreateJob> for StoreWriter {
             ],
         )?;
         let job = tx.last_insert_rowid();
-        let mut invalid = Vec::new();
-        {
-            let mut insert =
-                tx.prepare_cached("INSERT INTO urls (id, url, ref) VALUES (?1, ?2, ?3)")?;
-            for (seq, entry) in msg.entries.iter().enumerate() {
-                insert.execute(params![row_id(job, seq as u64), entry.url, entry.reference])?;
-                if let Some(reason) = &entry.invalid {
-                    let record = Record::failed(
-                        &msg.id,
-                        seq as u64,
-                        &entry.url,
-                        entry.reference.as_deref(),
-                        ErrorKind::InvalidUrl,
-                        reason.clone(),
-                    );
-                    invalid.push(record.to_stored(job));
-                }
-            }
+        let (total, inserted) = insert_entries(&tx, job, &msg.id, &msg.body, msg.format)?;
+        if total != msg.total {
+            return Err(StoreError::Corrupt(format!(
+                "the submission read back with {total} entries, not the {} counted",
+                msg.total
+            )));
         }
-        let inserted = insert_records(&tx, &invalid)?;
         let row =
             job_by_key(&tx, job)?.ok_or_else(|| StoreError::Corrupt("job vanished".into()))?;
         self.after_commit.commit(tx, inserted, &[])?;
         Ok(CreatedJob::Created(row))
     }
+}
+
+/// Invalid URLs' records written per statement batch while a job is inserted.
+const INVALID_CHUNK: usize = 1024;
+
+/// Inserts every entry of `body` as a URL row of `job`, and an `invalid_url` record for
+/// each URL that cannot be fetched. Returns the number of entries.
+fn insert_entries(
+    tx: &Transaction<'_>,
+    job: JobKey,
+    job_id: &str,
+    body: &[u8],
+    format: BodyFormat,
+) -> Result<(u64, Inserted), StoreError> {
+    let mut insert_url =
+        tx.prepare_cached("INSERT INTO urls (id, url, ref) VALUES (?1, ?2, ?3)")?;
+    let mut seq = 0u64;
+    let mut invalid = Vec::new();
+    let mut inserted = Inserted::default();
+    let mut failure = None;
+    let read = read_entries(body, format, |entry| {
+        let result = (|| {
+            insert_url.execute(params![row_id(job, seq), entry.url(), entry.reference()])?;
+            if let Some(reason) = url_problem(entry.url()) {
+                let record = Record::failed(
+                    job_id,
+                    seq,
+                    entry.url(),
+                    entry.reference(),
+                    ErrorKind::InvalidUrl,
+                    reason,
+                );
+                invalid.push(record.to_stored(job));
+                if invalid.len() == INVALID_CHUNK {
+                    inserted.add(insert_records(tx, &invalid)?);
+                    invalid.clear();
+                }
+            }
+            seq += 1;
+            Ok::<_, StoreError>(())
+        })();
+        result.map_err(|e| {
+            let message = e.to_string();
+            failure = Some(e);
+            message
+        })
+    });
+    if let Some(error) = failure {
+        return Err(error);
+    }
+    read.map_err(|e| {
+        StoreError::Corrupt(format!("a validated submission does not read back: {e}"))
+    })?;
+    inserted.add(insert_records(tx, &invalid)?);
+    Ok((seq, inserted))
 }
 
 /// Record that a job's first URL was dispatched. Sent by the coordinator.

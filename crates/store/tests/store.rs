@@ -3,8 +3,9 @@
 use actix::{Actor, Context, Handler};
 use trawl_core::job::{JobFinished, JobOptions, JobState};
 use trawl_core::record::{ErrorKind, Record, StoreRecords};
+use trawl_core::submission::BodyFormat;
 use trawl_store::{
-    CreateJob, CreatedJob, FinishCancelled, NewEntry, PurgeJob, RecordFilter, Store, StoreWriter,
+    CreateJob, CreatedJob, FinishCancelled, PurgeJob, RecordFilter, Store, StoreWriter,
 };
 
 /// Collects JobFinished notices.
@@ -22,14 +23,16 @@ impl Handler<JobFinished> for Finished {
     }
 }
 
-fn entries(n: usize) -> Vec<NewEntry> {
-    (0..n)
-        .map(|i| NewEntry {
-            url: format!("http://h{i}.example/"),
-            reference: (i == 0).then(|| "r0".into()),
-            invalid: (i == 1).then(|| "not http".into()),
+/// A JSON body of `n` entries: entry 0 has a ref, entry 1 is not http.
+fn body(n: usize) -> Vec<u8> {
+    let urls: Vec<serde_json::Value> = (0..n)
+        .map(|i| match i {
+            0 => serde_json::json!({"url": "http://h0.example/", "ref": "r0"}),
+            1 => serde_json::json!("ftp://h1.example/"),
+            _ => serde_json::json!(format!("http://h{i}.example/")),
         })
-        .collect()
+        .collect();
+    serde_json::to_vec(&serde_json::json!({ "urls": urls })).unwrap()
 }
 
 async fn create(
@@ -42,7 +45,9 @@ async fn create(
             id: format!("job-{n}-{key:?}"),
             label: Some("l".into()),
             options: JobOptions::default(),
-            entries: entries(n),
+            body: body(n).into(),
+            format: BodyFormat::Json,
+            total: n as u64,
             idempotency: key.map(|(k, h)| (k.into(), h.into())),
         })
         .await

@@ -72,6 +72,7 @@ impl Application {
             .map(|index| {
                 let links = FetcherLinks {
                     coordinator: coordinator_addr.clone().recipient(),
+                    host_turns: coordinator_addr.clone().recipient(),
                     pause_host: coordinator_addr.clone().recipient(),
                     processor: processor.clone().recipient(),
                     store: writer.clone().recipient(),
