@@ -31,11 +31,10 @@ use trawl_core::settings::FetcherSettings;
 use crate::guard::Guard;
 use crate::request::{fetch, Fetched, RequestContext};
 
-/// Outcomes handed to the processor in one batch, at most.
+/// Outcomes handed to the processor in one batch, at most. A batch also goes as soon
+/// as the event loop has no more completions to add to it in this turn: under load
+/// batches fill up, and a lone outcome never waits for company.
 const BATCH: usize = 64;
-
-/// How long a partial batch waits for company before it is handed on.
-const BATCH_WAIT: Duration = Duration::from_millis(5);
 
 /// Where a fetcher sends its results.
 #[derive(Clone)]
@@ -143,6 +142,9 @@ impl Fetcher {
             Fetched::Retry { task, wait } => self.hand_back(task, Instant::now() + wait),
             Fetched::Hop(task) => self.hand_back(task, Instant::now()),
             Fetched::Done(outcome) => {
+                if self.finished.is_empty() {
+                    ctx.run_later(Duration::ZERO, |fetcher, _| fetcher.flush());
+                }
                 self.finished.push(outcome);
                 if self.finished.len() >= BATCH {
                     self.flush();
@@ -179,14 +181,13 @@ impl Fetcher {
 impl Actor for Fetcher {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Self::Context) {
+    fn started(&mut self, _: &mut Self::Context) {
         self.requests = Some(Rc::new(RequestContext {
             client: crate::client::build(&self.settings),
             guard: Guard::new(&self.settings),
             settings: self.settings.clone(),
             metrics: self.links.metrics.clone(),
         }));
-        ctx.run_interval(BATCH_WAIT, |fetcher, _| fetcher.flush());
     }
 }
 
