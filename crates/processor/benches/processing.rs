@@ -167,6 +167,14 @@ fn html(c: &mut Criterion) {
     case(
         c,
         "html_30k_200_links",
+        "summary+links",
+        ct,
+        &page,
+        JobOptions::default(),
+    );
+    case(
+        c,
+        "html_30k_200_links",
         "summary+links+css",
         ct,
         &page,
