@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use trawl_testkit::{
     assert_one_record_per_seq, assert_record_keys, error_kind, job_id, json, refused_port,
-    temp_dir, Api, HostileServer, TempDir, Trawl, Value, ALLOW_LOOPBACK, BOMBS,
+    sha256_hex, temp_dir, Api, HostileServer, TempDir, Trawl, Value, ALLOW_LOOPBACK, BOMBS,
 };
 
 use crate::helpers::{BIN, SHORT};
@@ -352,10 +352,25 @@ async fn a_content_length_that_lies_is_a_protocol_error() {
 }
 
 #[actix_rt::test]
-#[ignore = "reason: a chunked body closed (FIN) before its last chunk is stored as a success \
-            (ok, bytes 5): awc 3's h1 payload stream (awc/src/client/h1proto.rs, PlStream::poll_next, \
-            `None => Poll::Ready(None)`) reports EOF mid-body as the end of the body, and \
-            crates/fetcher/src/request.rs read_body has no way to tell"]
+async fn a_complete_chunked_body_in_pieces_then_close_is_a_success() {
+    let app = spawn_hostile(&[]);
+    let record = app
+        .fetch_one(app.hostile.url("/chunked-ok"), NO_RETRY())
+        .await;
+    assert_eq!(record["ok"], true, "{record}");
+    assert_eq!(
+        record["bytes"],
+        HostileServer::CHUNKED_BODY.len(),
+        "{record}"
+    );
+    assert_eq!(
+        record["sha256"],
+        sha256_hex(HostileServer::CHUNKED_BODY.as_bytes()),
+        "{record}"
+    );
+}
+
+#[actix_rt::test]
 async fn a_chunked_body_cut_before_its_last_chunk_is_a_protocol_error() {
     let app = spawn_hostile(&[]);
     let record = app
@@ -462,7 +477,7 @@ fn case(path: &str, outcome: Result<u16, &'static str>, attempts: u32) -> Case {
 
 /// Hostile paths whose outcome is wrong today; each has its own `#[ignore]`d test above
 /// saying what the service does. Empty this when they are fixed.
-const KNOWN_WRONG: [&str; 1] = ["/chunked-cut"];
+const KNOWN_WRONG: [&str; 0] = [];
 
 /// Fetches every hostile URL in one job; asserts one record per URL, `/healthz`, the
 /// peak RSS, and each outcome (but those of `skip`).
@@ -483,6 +498,7 @@ async fn every_hostile_url_in_one_job(skip: &[&str]) {
         case("/bad-chunk", Err("protocol"), 1),
         case("/short", Err("protocol"), 1),
         case("/chunked-cut", Err("protocol"), 1),
+        case("/chunked-ok", Ok(200), 1),
         case("/huge-headers", Err("protocol"), 1),
         case("/huge-header", Err("protocol"), 1),
         case("/retry-after/all", Ok(200), 2),
@@ -543,7 +559,6 @@ async fn a_job_of_every_hostile_url_completes_with_one_record_each_in_bounded_me
 }
 
 #[actix_rt::test]
-#[ignore = "reason: /chunked-cut gets the wrong outcome: see its own ignored test"]
 async fn a_job_of_every_hostile_url_gives_each_its_right_outcome() {
     every_hostile_url_in_one_job(&[]).await;
 }

@@ -4,10 +4,15 @@ use std::time::Duration;
 
 use trawl_core::settings::FetcherSettings;
 
+use crate::eof::EofWatchingConnector;
+
 /// Builds a client for one fetcher thread: up to `concurrency` connections, the connect
-/// deadline, TLS, no automatic redirects (they are followed by hand, through the guard).
+/// deadline, TLS, no automatic redirects (they are followed by hand, through the guard),
+/// and TCP streams that report end-of-file (see `eof`).
 pub(crate) fn build(settings: &FetcherSettings) -> awc::Client {
+    let tcp = actix_tls::connect::Connector::new(actix_tls::connect::Resolver::default()).service();
     let connector = awc::Connector::new()
+        .connector(EofWatchingConnector { tcp })
         .rustls_0_23(crate::fetcher::tls_config())
         .limit(settings.concurrency)
         .timeout(settings.connect_timeout());

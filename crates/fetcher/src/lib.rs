@@ -7,10 +7,12 @@
 //! - [`guard`]: the SSRF [`Guard`]: which addresses may be connected to.
 //! - `body`: content decoding, bounded so compression bombs stop at the limit.
 //! - `client`: the awc client (TLS, connection limits, deadlines).
+//! - `eof`: telling a chunked body cut short from one that ended.
 #![deny(missing_docs)]
 
 mod body;
 mod client;
+mod eof;
 pub mod fetcher;
 pub mod guard;
 mod request;

@@ -17,6 +17,7 @@ use trawl_core::settings::FetcherSettings;
 use url::Url;
 
 use crate::body;
+use crate::eof;
 use crate::guard::Guard;
 
 /// What every request of one fetcher shares: its client, limits and guard.
@@ -342,14 +343,33 @@ where
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large());
     }
-    let mut body = BytesMut::with_capacity(declared.unwrap_or(8 * 1024).min(limit) as usize);
-    while let Some(chunk) = response.next().await {
-        let chunk =
-            chunk.map_err(|e| error(ErrorKind::Protocol, format!("the body broke off: {e}")))?;
-        if (body.len() + chunk.len()) as u64 > limit {
-            return Err(too_large());
+    let chunked = response
+        .headers()
+        .get(header::TRANSFER_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("chunked"));
+    let (read, hit_end_of_file) = eof::watch(async {
+        let mut body = BytesMut::with_capacity(declared.unwrap_or(8 * 1024).min(limit) as usize);
+        while let Some(chunk) = response.next().await {
+            let chunk = chunk
+                .map_err(|e| error(ErrorKind::Protocol, format!("the body broke off: {e}")))?;
+            if (body.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
         }
-        body.extend_from_slice(&chunk);
+        Ok(body)
+    })
+    .await;
+    let body = read?;
+    if chunked && hit_end_of_file {
+        return Err(error(
+            ErrorKind::Protocol,
+            format!(
+                "the connection closed after {} bytes, before the chunked body's last chunk",
+                body.len()
+            ),
+        ));
     }
     // awc ends the body stream quietly when the connection closes early, so a body
     // shorter than its Content-Length is caught here (204 and 304 carry no body).

@@ -21,6 +21,7 @@
 //! | `/bad-chunk` | chunked framing with a chunk size that is not hex | `protocol` |
 //! | `/short` | `Content-Length: 1000`, 100 bytes, then close | `protocol` |
 //! | `/chunked-cut` | chunked, one chunk, then close without the last chunk | `protocol` |
+//! | `/chunked-ok` | chunked, [`HostileServer::CHUNKED_BODY`] in pieces with pauses, the last chunk split across writes, then close | ok |
 //! | `/huge-headers` | 200 with 1,000 headers of 1 KiB each (1 MiB of head) | an error |
 //! | `/huge-header` | 200 with one header of 1 MiB | an error |
 //! | `/retry-after/{key}` | first request 429 `Retry-After: 1`, then 200 | ok, 2 attempts |
@@ -90,6 +91,9 @@ impl HostileServer {
     /// The exact body `/ok/{any}` and the successful ends of `/chain`, `/retry-after`
     /// and `/flaky` answer.
     pub const OK_BODY: &'static str = r#"{"ok":true}"#;
+
+    /// The body `/chunked-ok` sends in chunks.
+    pub const CHUNKED_BODY: &'static str = "chunks, in pieces";
 
     /// Binds `127.0.0.1:0` and starts accepting on a thread of its own. The
     /// compression bombs are built (once per process) before this returns.
@@ -259,6 +263,20 @@ fn serve(mut stream: TcpStream, shared: &Shared) -> std::io::Result<()> {
                     .to_vec();
             response.extend_from_slice(&[b's'; 100]);
             conn.write(&response)?;
+            conn.stream.shutdown(Shutdown::Write)
+        }
+        ["chunked-ok"] => {
+            let pieces: [&[u8]; 5] = [
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nchunks",
+                b"\r\n5\r\n, in",
+                b" \r\n6\r\npieces\r\n0\r",
+                b"\n",
+                b"\r\n",
+            ];
+            for piece in pieces {
+                conn.write(piece)?;
+                thread::sleep(Duration::from_millis(30));
+            }
             conn.stream.shutdown(Shutdown::Write)
         }
         ["chunked-cut"] => {
