@@ -235,6 +235,16 @@ mod tests {
     }
 
     #[test]
+    fn docker_toml_needs_an_api_key_and_works_with_one() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/docker.toml");
+        let err = load(Some(&path), Vec::new()).unwrap_err().to_string();
+        assert!(err.contains("api.api_keys is empty"), "{err}");
+        let settings = load(Some(&path), env(&[("TRAWL__API__API_KEYS", "k1,k2")])).unwrap();
+        assert_eq!(settings.api.keys(), ["k1", "k2"]);
+        assert_eq!(settings.store.sqlite_path().unwrap(), Path::new("/data/trawl.db"));
+    }
+
+    #[test]
     fn every_bad_key_is_named_at_once() {
         let err = load(
             None,
