@@ -2,8 +2,10 @@
 //!
 //! Flow control is by credit: the coordinator knows each fetcher's free slots, assigns
 //! no more tasks than that, and gets the slots back with [`TasksFinished`] once the
-//! tasks' records are committed. Tasks come from each job's bounded buffer, refilled
-//! from the store in pages, and only for hosts with a free turn.
+//! tasks' records are committed (or the tasks come back for a retry or a redirect hop,
+//! which then wait here, holding no slot). Tasks come from each job's bounded buffer,
+//! refilled from the store in pages, and only for hosts with a free turn, a rate token
+//! and no Retry-After pause; turns come back with [`HostTurnsFreed`] as requests end.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -178,9 +180,17 @@ impl Coordinator {
                     .do_send(AssignTasks { tasks });
             }
         }
-        let next_retry = self.jobs.values().filter_map(JobQueue::next_retry).min();
+        // Wake for what becomes possible later. What is due already but waits for a
+        // slot or a turn is dispatched when one comes back (TasksFinished,
+        // HostTurnsFreed), so it must not arm a timer: that would spin.
+        let next_retry = self
+            .jobs
+            .values()
+            .filter_map(JobQueue::next_retry)
+            .filter(|due| *due > now)
+            .min();
         let next_rate_check = rate_limited.then(|| now + RATE_RECHECK);
-        if let Some(at) = [next_retry, self.turns.next_unpause(), next_rate_check]
+        if let Some(at) = [next_retry, self.turns.next_unpause(now), next_rate_check]
             .into_iter()
             .flatten()
             .min()

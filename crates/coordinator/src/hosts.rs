@@ -65,8 +65,9 @@ impl HostTurns {
         *entry = (*entry).max(until);
     }
 
-    /// The earliest end of a pause still running.
-    pub(crate) fn next_unpause(&self) -> Option<Instant> {
+    /// The earliest end of a pause still running at `now`; ended pauses are dropped.
+    pub(crate) fn next_unpause(&mut self, now: Instant) -> Option<Instant> {
+        self.paused_until.retain(|_, until| *until > now);
         self.paused_until.values().min().copied()
     }
 
@@ -75,5 +76,43 @@ impl HostTurns {
         for limiter in self.rates.values() {
             limiter.retain_recent();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn turns_pauses_and_rates_per_host() {
+        let mut turns = HostTurns::default();
+        let (a, b): (HostKey, HostKey) = ("a:80".into(), "b:80".into());
+        let now = Instant::now();
+        turns.take(&a);
+        turns.take(&a);
+        assert_eq!(turns.room(&a, 3, now), 1);
+        turns.release(&a);
+        assert_eq!(turns.room(&a, 3, now), 2);
+
+        turns.pause(b.clone(), now + Duration::from_secs(5));
+        assert_eq!(turns.room(&b, 3, now), 0, "paused");
+        assert_eq!(turns.next_unpause(now), Some(now + Duration::from_secs(5)));
+        let later = now + Duration::from_secs(6);
+        assert_eq!(
+            turns.next_unpause(later),
+            None,
+            "an ended pause arms no timer"
+        );
+        assert_eq!(turns.room(&b, 3, later), 3);
+
+        let rate = [NonZeroU32::new(2).unwrap()];
+        assert!(turns.admit(&a, &rate) && turns.admit(&a, &rate));
+        assert!(
+            !turns.admit(&a, &rate),
+            "the bucket of 2 per second is empty"
+        );
+        assert!(turns.admit(&b, &rate), "buckets are per host");
     }
 }

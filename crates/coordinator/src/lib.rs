@@ -6,7 +6,7 @@
 //! # Layout
 //! - [`coordinator`]: the [`Coordinator`] actor and its messages.
 //! - `queue`: one job's buffer of tasks, grouped by host.
-//! - `hosts`: the per-host turn counter, shared by all jobs.
+//! - `hosts`: per-host turns, Retry-After pauses and rate buckets, shared by all jobs.
 #![deny(missing_docs)]
 
 pub mod coordinator;
