@@ -475,13 +475,9 @@ fn case(path: &str, outcome: Result<u16, &'static str>, attempts: u32) -> Case {
     }
 }
 
-/// Hostile paths whose outcome is wrong today; each has its own `#[ignore]`d test above
-/// saying what the service does. Empty this when they are fixed.
-const KNOWN_WRONG: [&str; 0] = [];
-
 /// Fetches every hostile URL in one job; asserts one record per URL, `/healthz`, the
-/// peak RSS, and each outcome (but those of `skip`).
-async fn every_hostile_url_in_one_job(skip: &[&str]) {
+/// peak RSS, and each outcome.
+async fn every_hostile_url_in_one_job() {
     let app = spawn_hostile(&[]);
     let retried = RETRIES + 1;
     let mut cases = vec![
@@ -535,9 +531,6 @@ async fn every_hostile_url_in_one_job(skip: &[&str]) {
 
     let mut wrong = Vec::new();
     for (case, record) in cases.iter().zip(&records) {
-        if skip.contains(&case.path.as_str()) {
-            continue;
-        }
         let got_kind = error_kind(record);
         let right = match case.outcome {
             Err(kind) => got_kind == Some(kind) && record["ok"] == false,
@@ -554,11 +547,6 @@ async fn every_hostile_url_in_one_job(skip: &[&str]) {
 }
 
 #[actix_rt::test]
-async fn a_job_of_every_hostile_url_completes_with_one_record_each_in_bounded_memory() {
-    every_hostile_url_in_one_job(&KNOWN_WRONG).await;
-}
-
-#[actix_rt::test]
-async fn a_job_of_every_hostile_url_gives_each_its_right_outcome() {
-    every_hostile_url_in_one_job(&[]).await;
+async fn a_job_of_every_hostile_url_gives_each_its_outcome_in_bounded_memory() {
+    every_hostile_url_in_one_job().await;
 }

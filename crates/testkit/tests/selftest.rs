@@ -51,9 +51,12 @@ fn trawl_start_reads_the_listening_line_and_terminate_signals() {
     let script = dir.path().join("fake-trawl");
     std::fs::write(
         &script,
+        // The trap is set before the listening line, as the real binary installs its
+        // signal handlers before it says it listens: a SIGTERM right after that line
+        // must find it.
         "#!/bin/sh\nif [ \"$1\" = config ]; then echo \"actors = $TRAWL__FETCHER__ACTORS\"; exit 3; fi\n\
-         echo starting >&2\necho \"trawl listening on http://127.0.0.1:4567\"\n\
-         trap 'exit 0' TERM\nwhile true; do sleep 0.05; done\n",
+         trap 'exit 0' TERM\necho starting >&2\necho \"trawl listening on http://127.0.0.1:4567\"\n\
+         while true; do sleep 0.05; done\n",
     )
     .unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();

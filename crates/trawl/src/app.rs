@@ -13,6 +13,7 @@ use std::sync::Arc;
 use actix::{Addr, AsyncContext, Context, SyncArbiter};
 use actix_web::dev::Server;
 use anyhow::Context as _;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::Notify;
 use trawl_api::ApiState;
 use trawl_coordinator::{Coordinator, CoordinatorLinks, FetcherHandle, Shutdown};
@@ -30,6 +31,31 @@ pub struct Application {
     writer: Addr<StoreWriter>,
     shutting_down: Arc<AtomicBool>,
     stop_requested: Arc<Notify>,
+    /// Registered in `build`, before anyone can learn the address: a SIGTERM sent as
+    /// soon as the service says it listens is already a graceful stop.
+    signals: Signals,
+}
+
+/// The shutdown signals, listened for from start-up on.
+struct Signals {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl Signals {
+    fn listen() -> anyhow::Result<Signals> {
+        Ok(Signals {
+            terminate: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+        })
+    }
+
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {},
+            _ = self.interrupt.recv() => {},
+        }
+    }
 }
 
 /// Asks a running [`Application`] to shut down as a signal would.
@@ -128,6 +154,7 @@ impl Application {
             writer,
             shutting_down,
             stop_requested: Arc::new(Notify::new()),
+            signals: Signals::listen()?,
         })
     }
 
@@ -141,14 +168,15 @@ impl Application {
         Stopper(self.stop_requested.clone())
     }
 
-    /// Serves until SIGTERM, SIGINT or [`Stopper::stop`], then shuts down gracefully: the API answers 503,
-    /// no new request starts, in-flight requests get `fetcher.shutdown_grace_ms` to
-    /// finish and be committed, and whatever is left resumes at the next start.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+    /// Serves until SIGTERM, SIGINT or [`Stopper::stop`], then shuts down gracefully:
+    /// the API answers 503, no new request starts, in-flight requests get
+    /// `fetcher.shutdown_grace_ms` to finish and be committed, and whatever is left
+    /// resumes at the next start.
+    pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
         let handle = self.server.handle();
         let server = actix_rt::spawn(self.server);
         tokio::select! {
-            signal = wait_for_signal() => signal?,
+            _ = self.signals.recv() => {},
             _ = self.stop_requested.notified() => {},
         }
         tracing::info!("shutting down: draining in-flight requests");
@@ -166,15 +194,4 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
-    tokio::select! {
-        _ = terminate.recv() => {},
-        _ = interrupt.recv() => {},
-    }
-    Ok(())
 }

@@ -16,7 +16,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let Cli { config, command } = Cli::parse();
-    let load = || settings::load(config.as_deref(), std::env::vars()).map_err(|e| Failure::Config(Box::new(e)));
+    let load = || {
+        settings::load(config.as_deref(), std::env::vars())
+            .map_err(|e| Failure::Config(Box::new(e)))
+    };
     let result = match command {
         Command::Config => load().map(|settings| print!("{}", settings.to_toml())),
         Command::Serve => load().and_then(|settings| {
