@@ -164,3 +164,50 @@ async fn invalid_extraction_rules_are_rejected_with_the_rule_named() {
     }
     assert_eq!(app.target.hits(), 0, "a rejected job fetches nothing");
 }
+
+#[actix_rt::test]
+async fn headers_and_body_are_in_the_record_only_when_asked_for() {
+    let app = spawn_app(&[]);
+    let url = app.target.url("/json/7");
+    let asked = app
+        .api
+        .submit_ok(&json!({"urls": [url], "options": {"process": ["headers", "body"]}}))
+        .await;
+    let plain = app.api.submit_ok(&json!({"urls": [url]})).await;
+    for job in [&asked, &plain] {
+        app.api
+            .wait_until_finished(job["id"].as_str().unwrap(), SHORT)
+            .await;
+    }
+    let asked = app
+        .api
+        .ndjson(asked["id"].as_str().unwrap())
+        .await
+        .remove(0);
+    let headers = asked["headers"].as_object().expect("headers asked for");
+    assert!(
+        headers["content-type"]
+            .as_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{asked}"
+    );
+    assert_eq!(
+        asked["body"],
+        trawl_testkit::TargetServer::json_body(7),
+        "{asked}"
+    );
+    assert_eq!(
+        asked["json"],
+        Value::Null,
+        "json was not asked for: {asked}"
+    );
+
+    let plain = app
+        .api
+        .ndjson(plain["id"].as_str().unwrap())
+        .await
+        .remove(0);
+    assert_eq!(plain["headers"], Value::Null, "{plain}");
+    assert_eq!(plain["body"], Value::Null, "{plain}");
+}

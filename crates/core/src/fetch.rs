@@ -63,7 +63,8 @@ pub struct ResponseHead {
     pub status: u16,
     /// Content-Type, if sent.
     pub content_type: Option<String>,
-    /// Every header, lower-case names, in arrival order.
+    /// Every header, lower-case names, in arrival order; empty unless the job's
+    /// records carry headers.
     pub headers: Vec<(String, String)>,
 }
 

@@ -11,6 +11,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use trawl_core::clock;
 use trawl_core::fetch::{host_key, FetchOutcome, FetchTask, Hops, ResponseHead};
+use trawl_core::job::ProcessPart;
 use trawl_core::metrics::{Metrics, OutcomeLabel};
 use trawl_core::record::{ErrorKind, RecordError, Redirect};
 use trawl_core::settings::FetcherSettings;
@@ -238,6 +239,7 @@ async fn run_attempt(
 ) -> Result<AttemptEnd, RecordError> {
     let settings = &ctx.settings;
     let options = &task.job.options;
+    let wants_headers = options.wants(ProcessPart::Headers);
     let mut url = task.target.clone();
     loop {
         let addr = ctx.guard.resolve(&url).await?;
@@ -265,7 +267,7 @@ async fn run_attempt(
         }
         let mut response = request.send().await.map_err(|e| send_error(e, settings))?;
         let status = response.status().as_u16();
-        attempt.response = Some(head(status, response.headers()));
+        attempt.response = Some(head(status, response.headers(), wants_headers));
         attempt.final_url = Some(url.clone());
         attempt.retry_after = retry_after(response.headers());
 
@@ -386,22 +388,28 @@ where
     Ok(body.freeze())
 }
 
-fn head(status: u16, headers: &HeaderMap) -> ResponseHead {
+/// The head of a response; every header is copied only when the job's records carry
+/// them (the processor needs just the content type otherwise).
+fn head(status: u16, headers: &HeaderMap, all_headers: bool) -> ResponseHead {
     ResponseHead {
         status,
         content_type: headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        headers: headers
-            .iter()
-            .map(|(name, value)| {
-                (
-                    name.as_str().to_owned(),
-                    String::from_utf8_lossy(value.as_bytes()).into_owned(),
-                )
-            })
-            .collect(),
+        headers: if all_headers {
+            headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_owned(),
+                        String::from_utf8_lossy(value.as_bytes()).into_owned(),
+                    )
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
     }
 }
 

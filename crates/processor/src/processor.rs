@@ -64,18 +64,16 @@ impl Handler<ProcessBatch> for Processor {
     }
 }
 
-/// What a record keeps of its outcome when processing the body panicked.
+/// What a record keeps of its outcome when processing the body panicked: the
+/// identity of the URL and how the fetch went, taken before processing (the outcome
+/// is gone once a panic unwinds), and kept cheap since it is taken for every record.
 struct Fallback {
-    job_id: String,
+    job: Arc<JobContext>,
     seq: u64,
     url: String,
     reference: Option<String>,
     status: Option<u16>,
-    final_url: Option<String>,
     attempts: u32,
-    elapsed_ms: u64,
-    fetched_at: String,
-    content_type: Option<String>,
     error: Option<RecordError>,
 }
 
@@ -83,39 +81,28 @@ impl Fallback {
     fn of(outcome: &FetchOutcome) -> Fallback {
         let task = &outcome.task;
         Fallback {
-            job_id: task.job.id.clone(),
+            job: Arc::clone(&task.job),
             seq: task.seq,
             url: task.url.clone(),
             reference: task.reference.clone(),
             status: outcome.response.as_ref().map(|r| r.status),
-            final_url: outcome.final_url.clone(),
             attempts: outcome.attempts,
-            elapsed_ms: outcome.elapsed_ms,
-            fetched_at: outcome.fetched_at.clone(),
-            content_type: outcome
-                .response
-                .as_ref()
-                .and_then(|r| r.content_type.clone()),
             error: outcome.error.clone(),
         }
     }
 
     fn record(self) -> Record {
-        tracing::error!(job = %self.job_id, seq = self.seq, url = %self.url, "processing a body panicked");
+        tracing::error!(job = %self.job.id, seq = self.seq, url = %self.url, "processing a body panicked");
         Record {
             ok: self.error.is_none() && self.status.is_some_and(|s| (200..300).contains(&s)),
             error: self.error,
             status: self.status,
-            final_url: self.final_url,
             attempts: self.attempts,
-            elapsed_ms: Some(self.elapsed_ms),
-            fetched_at: Some(self.fetched_at),
-            content_type: self.content_type,
             notes: vec![Note::new(
                 "processing_failed",
                 "Trawl failed to process this body; what it holds is not in the record",
             )],
-            ..Record::new(&self.job_id, self.seq, &self.url, self.reference.as_deref())
+            ..Record::new(&self.job.id, self.seq, &self.url, self.reference.as_deref())
         }
     }
 }

@@ -241,7 +241,10 @@ mod tests {
         assert!(err.contains("api.api_keys is empty"), "{err}");
         let settings = load(Some(&path), env(&[("TRAWL__API__API_KEYS", "k1,k2")])).unwrap();
         assert_eq!(settings.api.keys(), ["k1", "k2"]);
-        assert_eq!(settings.store.sqlite_path().unwrap(), Path::new("/data/trawl.db"));
+        assert_eq!(
+            settings.store.sqlite_path().unwrap(),
+            Path::new("/data/trawl.db")
+        );
     }
 
     #[test]
