@@ -16,7 +16,9 @@ use actix::{
     WrapFuture,
 };
 use tokio::sync::oneshot;
-use trawl_core::fetch::{AbortJob, AssignTasks, HostTurnsFreed, PauseHost, TasksFinished};
+use trawl_core::fetch::{
+    AbortJob, AssignTasks, HostTurnsFreed, PauseHost, TasksFinished, TasksSettled,
+};
 use trawl_core::job::{CancelJob, JobAccepted, JobContext, JobFinished, JobKey};
 use trawl_core::record::{ErrorKind, Record, StoreRecords};
 use trawl_core::settings::FetcherSettings;
@@ -275,11 +277,11 @@ impl Handler<TasksFinished> for Coordinator {
     fn handle(&mut self, msg: TasksFinished, ctx: &mut Self::Context) {
         self.free_slots[msg.fetcher] += msg.slots.len();
         for slot in msg.slots {
-            if let Some(queue) = self.jobs.get_mut(&slot.job) {
+            // A task handed back is no longer in flight; one handed on to be processed
+            // stays in flight for its job until its batch is settled (TasksSettled).
+            if let (Some(queue), Some(retry)) = (self.jobs.get_mut(&slot.job), slot.retry) {
                 queue.in_flight -= 1;
-                if let Some(retry) = slot.retry {
-                    queue.retry_later(retry);
-                }
+                queue.retry_later(retry);
             }
         }
         if self.draining.is_some() && self.all_slots_free() {
@@ -288,6 +290,18 @@ impl Handler<TasksFinished> for Coordinator {
             }
         }
         self.dispatch(ctx);
+    }
+}
+
+impl Handler<TasksSettled> for Coordinator {
+    type Result = ();
+
+    fn handle(&mut self, msg: TasksSettled, _: &mut Self::Context) {
+        for job in msg.jobs {
+            if let Some(queue) = self.jobs.get_mut(&job) {
+                queue.in_flight -= 1;
+            }
+        }
     }
 }
 
@@ -347,8 +361,9 @@ impl Handler<CancelJob> for Coordinator {
     }
 }
 
-/// Stop dispatching and answer once every in-flight task is committed, or when the
-/// grace period `fetcher.shutdown_grace_ms` is over. Sent once, at shutdown.
+/// Stop dispatching and answer once no request is in flight (every fetch slot is
+/// back), or when the grace period `fetcher.shutdown_grace_ms` is over. Sent once, at
+/// shutdown; the fetchers are drained ([`trawl_core::fetch::Drain`]) after it.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;

@@ -37,7 +37,7 @@ pub(crate) struct JobQueue {
     read_through: Option<u64>,
     /// The store has no pending URL after `read_through`.
     exhausted: bool,
-    /// Tasks of this job in fetch slots now.
+    /// Tasks of this job dispatched and neither committed nor handed back yet.
     pub(crate) in_flight: usize,
     /// The job has been marked running.
     pub(crate) started: bool,

@@ -141,9 +141,11 @@ pub struct PauseHost {
     pub until: Instant,
 }
 
-/// These tasks left their fetch slots: their records are committed, they were handed
-/// back (retry, redirect hop) or aborted. Sent by a fetcher to the coordinator, which
-/// frees the slots: a slot is held until commit, so a slow disk slows the fetching.
+/// These tasks left their fetch slots: their outcomes went on to be processed, they
+/// were handed back (retry, redirect hop) or aborted. Sent by a fetcher to the
+/// coordinator, which frees the slots. A fetcher gives slots back only while few of
+/// its batches are still being processed and committed, so a slow processor or disk
+/// slows the fetching.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]
 pub struct TasksFinished {
@@ -162,6 +164,23 @@ pub struct HostTurnsFreed {
     /// One host per ended request.
     pub hosts: Vec<HostKey>,
 }
+
+/// The batch holding these tasks was processed and committed, or failed to be (their
+/// URLs then have no record and are read from the store again): either way nothing of
+/// them is on its way any more. Sent by a fetcher to the coordinator, which tells from
+/// it when a job has nothing left in flight.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct TasksSettled {
+    /// The job of each task, one entry per task.
+    pub jobs: Vec<JobKey>,
+}
+
+/// Answers once every batch the fetcher handed on is committed. Sent at shutdown, after
+/// the coordinator stopped dispatching and in-flight requests had their grace period.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct Drain;
 
 /// Turn these outcomes into stored records. Sent by fetchers to the processor pool.
 #[derive(Debug, Message)]

@@ -1,27 +1,31 @@
 //! [`Fetcher`]: one fetcher actor on its own thread, with its own awc client and up to
 //! `fetcher.concurrency` requests in flight.
 //!
-//! The coordinator never assigns more tasks than the fetcher has free slots. A slot
-//! stays taken until its task's record is committed (or the task is aborted): outcomes
-//! go to the processor and then to the store writer in batches, and only then does the
-//! fetcher hand the slots back with [`TasksFinished`]. That chain is the backpressure:
-//! a slow processor or disk slows the fetching, and no queue grows without bound.
+//! The coordinator never assigns more tasks than the fetcher has free slots. A slot is
+//! a request on the wire: outcomes go to the processor and then to the store writer in
+//! batches, and a batch's slots go back with [`TasksFinished`] as it is handed on, as
+//! long as no more than [`BATCHES_IN_PROCESSING`] batches are being processed and
+//! committed. Past that, a batch keeps its slots until an earlier one is committed:
+//! that is the backpressure, so a slow processor or disk slows the fetching and no
+//! queue grows without bound. The coordinator learns of commits from
+//! [`TasksSettled`].
 //! Host turns are politeness towards servers, so they are given back
 //! ([`HostTurnsFreed`]) as soon as a request ends, before its record is committed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::mem;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{
-    Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Recipient, SpawnHandle,
-    WrapFuture,
+    Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Recipient,
+    ResponseActFuture, SpawnHandle, WrapFuture,
 };
+use tokio::sync::oneshot;
 use trawl_core::fetch::{
-    AbortJob, AssignTasks, FetchOutcome, FetchTask, FreedSlot, HostKey, HostTurnsFreed, PauseHost,
-    ProcessBatch, Retry, TasksFinished,
+    AbortJob, AssignTasks, Drain, FetchOutcome, FetchTask, FreedSlot, HostKey, HostTurnsFreed,
+    PauseHost, ProcessBatch, Retry, TasksFinished, TasksSettled,
 };
 use trawl_core::job::JobKey;
 use trawl_core::metrics::Metrics;
@@ -36,11 +40,17 @@ use crate::request::{fetch, Fetched, RequestContext};
 /// batches fill up, and a lone outcome never waits for company.
 const BATCH: usize = 64;
 
+/// Batches a fetcher may have in processing and committing whose slots it already gave
+/// back; later batches hold their slots until one of these is committed.
+pub const BATCHES_IN_PROCESSING: usize = 4;
+
 /// Where a fetcher sends its results.
 #[derive(Clone)]
 pub struct FetcherLinks {
     /// The coordinator, told when slots free up.
     pub coordinator: Recipient<TasksFinished>,
+    /// The coordinator, told when a batch is committed (or failed to be).
+    pub coordinator_settled: Recipient<TasksSettled>,
     /// The coordinator, told when requests end and their host turns are free.
     pub host_turns: Recipient<HostTurnsFreed>,
     /// The coordinator, told when a host asks for a pause.
@@ -66,6 +76,13 @@ pub struct Fetcher {
     /// Host turns freed since the last report; reported once per turn of the event
     /// loop, so a burst of completions costs one message.
     freed_hosts: Vec<HostKey>,
+    /// Batches handed on and not yet committed.
+    batches_in_processing: usize,
+    /// Slots of the batches beyond [`BATCHES_IN_PROCESSING`], oldest first, given back
+    /// as earlier batches are committed.
+    held_slots: VecDeque<Vec<FreedSlot>>,
+    /// Answered once nothing handed on is still being processed or committed.
+    drained: Vec<oneshot::Sender<()>>,
 }
 
 impl Fetcher {
@@ -84,38 +101,72 @@ impl Fetcher {
             in_flight: HashMap::new(),
             finished: Vec::new(),
             freed_hosts: Vec::new(),
+            batches_in_processing: 0,
+            held_slots: VecDeque::new(),
+            drained: Vec::new(),
         })
     }
 
-    /// Hands finished outcomes to the processor and then the store; when the store has
-    /// committed them, gives their slots back to the coordinator.
-    fn flush(&mut self) {
+    /// Hands finished outcomes to the processor and then the store, giving their slots
+    /// back now or, past [`BATCHES_IN_PROCESSING`], once an earlier batch is committed.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
         if self.finished.is_empty() {
             return;
         }
         let outcomes = mem::take(&mut self.finished);
-        let slots: Vec<FreedSlot> = outcomes
+        let jobs: Vec<JobKey> = outcomes.iter().map(|o| o.task.job.key).collect();
+        let slots: Vec<FreedSlot> = jobs
             .iter()
-            .map(|o| FreedSlot {
-                job: o.task.job.key,
+            .map(|job| FreedSlot {
+                job: *job,
                 retry: None,
             })
             .collect();
+        self.batches_in_processing += 1;
+        if self.batches_in_processing <= BATCHES_IN_PROCESSING {
+            self.give_back(slots);
+        } else {
+            self.held_slots.push_back(slots);
+        }
         let links = self.links.clone();
-        let fetcher = self.index;
-        actix_rt::spawn(async move {
+        let committing = async move {
             match links.processor.send(ProcessBatch { outcomes }).await {
                 Ok(records) => {
                     if let Err(error) = links.store.send(StoreRecords { records }).await {
-                        tracing::warn!(%error, "store writer gone: records will be fetched again at next start");
+                        tracing::warn!(%error, "store writer gone: these URLs will be fetched again");
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "processor gone: records will be fetched again at next start")
+                    tracing::warn!(%error, "processor gone: these URLs will be fetched again")
                 }
             }
-            links.coordinator.do_send(TasksFinished { fetcher, slots });
+            links.coordinator_settled.do_send(TasksSettled { jobs });
+        };
+        ctx.spawn(committing.into_actor(self).map(|(), fetcher, _| {
+            fetcher.batches_in_processing -= 1;
+            if let Some(slots) = fetcher.held_slots.pop_front() {
+                fetcher.give_back(slots);
+            }
+            fetcher.answer_drained_if_idle();
+        }));
+    }
+
+    fn give_back(&self, slots: Vec<FreedSlot>) {
+        self.links.coordinator.do_send(TasksFinished {
+            fetcher: self.index,
+            slots,
         });
+    }
+
+    /// Answers [`Drain`] once every batch handed on is settled. Requests still in
+    /// flight are not waited for: the coordinator gave them their grace period already,
+    /// and what they would have fetched resumes at the next start.
+    fn answer_drained_if_idle(&mut self) {
+        if self.finished.is_empty() && self.batches_in_processing == 0 {
+            for waiter in self.drained.drain(..) {
+                let _ = waiter.send(());
+            }
+        }
     }
 }
 
@@ -143,11 +194,11 @@ impl Fetcher {
             Fetched::Hop(task) => self.hand_back(task, Instant::now()),
             Fetched::Done(outcome) => {
                 if self.finished.is_empty() {
-                    ctx.run_later(Duration::ZERO, |fetcher, _| fetcher.flush());
+                    ctx.run_later(Duration::ZERO, |fetcher, ctx| fetcher.flush(ctx));
                 }
                 self.finished.push(outcome);
                 if self.finished.len() >= BATCH {
-                    self.flush();
+                    self.flush(ctx);
                 }
             }
         }
@@ -160,10 +211,7 @@ impl Fetcher {
             job: task.job.key,
             retry: Some(Retry { task, not_before }),
         };
-        self.links.coordinator.do_send(TasksFinished {
-            fetcher: self.index,
-            slots: vec![slot],
-        });
+        self.give_back(vec![slot]);
     }
 
     /// Queues `host`'s turn for the next report, arming the report if needed.
@@ -204,6 +252,7 @@ impl Handler<AssignTasks> for Fetcher {
                     if let Some((_, host)) = fetcher.in_flight.remove(&key) {
                         fetcher.links.metrics.in_flight.dec();
                         fetcher.on_fetched(fetched, host_pause, host, ctx);
+                        fetcher.answer_drained_if_idle();
                     }
                 },
             ));
@@ -242,10 +291,8 @@ impl Handler<AbortJob> for Fetcher {
                 requests = slots.len(),
                 "aborted in-flight requests"
             );
-            self.links.coordinator.do_send(TasksFinished {
-                fetcher: self.index,
-                slots,
-            });
+            self.give_back(slots);
+            self.answer_drained_if_idle();
         }
     }
 }
@@ -262,4 +309,21 @@ pub(crate) fn tls_config() -> Arc<rustls::ClientConfig> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Arc::new(config)
+}
+
+impl Handler<Drain> for Fetcher {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: Drain, ctx: &mut Self::Context) -> Self::Result {
+        self.flush(ctx);
+        let (done, drained) = oneshot::channel();
+        self.drained.push(done);
+        self.answer_drained_if_idle();
+        Box::pin(
+            async move {
+                let _ = drained.await;
+            }
+            .into_actor(self),
+        )
+    }
 }

@@ -9,6 +9,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::{Addr, AsyncContext, Context, SyncArbiter};
 use actix_web::dev::Server;
@@ -17,6 +18,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::Notify;
 use trawl_api::ApiState;
 use trawl_coordinator::{Coordinator, CoordinatorLinks, FetcherHandle, Shutdown};
+use trawl_core::fetch::Drain;
 use trawl_core::metrics::Metrics;
 use trawl_core::Settings;
 use trawl_fetcher::{Fetcher, FetcherLinks};
@@ -29,6 +31,7 @@ pub struct Application {
     local_addr: SocketAddr,
     coordinator: Addr<Coordinator>,
     writer: Addr<StoreWriter>,
+    fetchers: Vec<Addr<Fetcher>>,
     shutting_down: Arc<AtomicBool>,
     stop_requested: Arc<Notify>,
     /// Registered in `build`, before anyone can learn the address: a SIGTERM sent as
@@ -57,6 +60,9 @@ impl Signals {
         }
     }
 }
+
+/// How long shutdown waits for batches already handed on to be committed.
+const DRAIN_LIMIT: Duration = Duration::from_secs(10);
 
 /// Asks a running [`Application`] to shut down as a signal would.
 #[derive(Clone)]
@@ -98,6 +104,7 @@ impl Application {
             .map(|index| {
                 let links = FetcherLinks {
                     coordinator: coordinator_addr.clone().recipient(),
+                    coordinator_settled: coordinator_addr.clone().recipient(),
                     host_turns: coordinator_addr.clone().recipient(),
                     pause_host: coordinator_addr.clone().recipient(),
                     processor: processor.clone().recipient(),
@@ -152,6 +159,7 @@ impl Application {
             local_addr,
             coordinator,
             writer,
+            fetchers,
             shutting_down,
             stop_requested: Arc::new(Notify::new()),
             signals: Signals::listen()?,
@@ -185,6 +193,15 @@ impl Application {
             .send(Shutdown)
             .await
             .context("coordinator stopped early")?;
+        // Outcomes already handed on are processed and committed before the store's
+        // last flush; a drain that outlasts DRAIN_LIMIT is given up (those URLs resume).
+        let drains = self.fetchers.iter().map(|fetcher| fetcher.send(Drain));
+        if tokio::time::timeout(DRAIN_LIMIT, futures_util::future::join_all(drains))
+            .await
+            .is_err()
+        {
+            tracing::warn!("fetchers still had batches in processing: they resume at next start");
+        }
         self.writer
             .send(Flush)
             .await
