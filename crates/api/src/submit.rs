@@ -34,7 +34,10 @@ pub(crate) async fn submit(
     let format = body_format(request.headers())?;
     let idempotency_key = idempotency_key(request.headers())?;
     let body = read_body(payload, request.headers(), state.settings.max_body_bytes).await?;
-    let (total, label, options) = validate(&body, format, state.settings.max_batch_urls)?;
+    // A million-URL body takes a moment to read through: off the async threads.
+    let max_urls = state.settings.max_batch_urls;
+    let read = body.clone();
+    let (total, label, options) = web::block(move || validate(&read, format, max_urls)).await??;
     let idempotency = idempotency_key.map(|key| {
         let mut hash = Sha256::new();
         hash.update(
