@@ -222,10 +222,10 @@ impl<'de, F: FnMut(Entry<'_>) -> Result<(), String>> Visitor<'de> for EntriesSee
 mod tests {
     use super::*;
 
-    fn collect(
-        body: &str,
-        format: BodyFormat,
-    ) -> Result<(Vec<(String, Option<String>)>, Head), SubmissionError> {
+    /// Each entry's URL and ref, in order.
+    type Seen = Vec<(String, Option<String>)>;
+
+    fn collect(body: &str, format: BodyFormat) -> Result<(Seen, Head), SubmissionError> {
         let mut seen = Vec::new();
         let head = read_entries(body.as_bytes(), format, |entry| {
             seen.push((entry.url().to_owned(), entry.reference().map(str::to_owned)));
