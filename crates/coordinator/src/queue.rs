@@ -7,10 +7,9 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Instant;
 
-use trawl_core::fetch::{host_key, FetchTask, HostKey, Retry};
+use trawl_core::fetch::{FetchTask, HostKey, Retry};
 use trawl_core::job::JobContext;
 use trawl_store::{PendingUrl, Store, StoreError};
-use url::Url;
 
 use crate::hosts::HostTurns;
 
@@ -119,25 +118,20 @@ impl JobQueue {
             self.exhausted = page.len() < PAGE;
             for pending in page {
                 self.read_through = Some(pending.seq);
-                match Url::parse(&pending.url)
-                    .ok()
-                    .and_then(|url| host_key(&url).map(|host| (url, host)))
-                {
-                    Some((target, host)) => {
-                        let task = FetchTask {
-                            job: self.job.clone(),
-                            seq: pending.seq,
-                            url: pending.url,
-                            target,
-                            reference: pending.reference,
-                            host: host.clone(),
-                            attempts: 0,
-                            hops: None,
-                        };
-                        self.by_host.entry(host).or_default().push_back(task);
+                let (seq, url, reference) = (pending.seq, pending.url, pending.reference);
+                match FetchTask::new(self.job.clone(), seq, url, reference) {
+                    Ok(task) => {
+                        self.by_host
+                            .entry(task.host.clone())
+                            .or_default()
+                            .push_back(task);
                         self.buffered += 1;
                     }
-                    None => unparsable.push(pending),
+                    Err((url, reference)) => unparsable.push(PendingUrl {
+                        seq,
+                        url,
+                        reference,
+                    }),
                 }
             }
         }

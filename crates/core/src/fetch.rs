@@ -43,6 +43,34 @@ pub struct FetchTask {
     pub hops: Option<Box<Hops>>,
 }
 
+impl FetchTask {
+    /// The first dispatch of URL number `seq` of `job`. When `url` does not parse to a
+    /// URL with a host, `url` and `reference` are given back.
+    pub fn new(
+        job: Arc<JobContext>,
+        seq: u64,
+        url: String,
+        reference: Option<String>,
+    ) -> Result<FetchTask, (String, Option<String>)> {
+        let Some((target, host)) = Url::parse(&url)
+            .ok()
+            .and_then(|target| host_key(&target).map(|host| (target, host)))
+        else {
+            return Err((url, reference));
+        };
+        Ok(FetchTask {
+            job,
+            seq,
+            url,
+            target,
+            reference,
+            host,
+            attempts: 0,
+            hops: None,
+        })
+    }
+}
+
 /// An attempt in the middle of its redirects.
 #[derive(Debug, Clone)]
 pub struct Hops {

@@ -1,5 +1,6 @@
 //! The awc client of one fetcher.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use trawl_core::settings::FetcherSettings;
@@ -13,7 +14,7 @@ pub(crate) fn build(settings: &FetcherSettings) -> awc::Client {
     let tcp = actix_tls::connect::Connector::new(actix_tls::connect::Resolver::default()).service();
     let connector = awc::Connector::new()
         .connector(EofWatchingConnector { tcp })
-        .rustls_0_23(crate::fetcher::tls_config())
+        .rustls_0_23(tls_config())
         .limit(settings.concurrency)
         .timeout(settings.connect_timeout());
     awc::Client::builder()
@@ -24,4 +25,18 @@ pub(crate) fn build(settings: &FetcherSettings) -> awc::Client {
         .timeout(settings.timeout() + Duration::from_secs(1))
         .disable_redirects()
         .finish()
+}
+
+/// The TLS configuration: webpki's roots with ring.
+fn tls_config() -> Arc<rustls::ClientConfig> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Arc::new(config)
 }

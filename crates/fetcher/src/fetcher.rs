@@ -297,20 +297,6 @@ impl Handler<AbortJob> for Fetcher {
     }
 }
 
-/// Builds the TLS configuration once per process: webpki's roots with ring.
-pub(crate) fn tls_config() -> Arc<rustls::ClientConfig> {
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("ring supports the default protocol versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Arc::new(config)
-}
-
 impl Handler<Drain> for Fetcher {
     type Result = ResponseActFuture<Self, ()>;
 

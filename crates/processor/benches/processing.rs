@@ -13,11 +13,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use trawl_core::fetch::{host_key, FetchOutcome, FetchTask, ResponseHead};
+use trawl_core::fetch::{FetchOutcome, FetchTask, ResponseHead};
 use trawl_core::job::{ExtractRule, JobContext, JobOptions};
 use trawl_core::settings::ProcessorSettings;
 use trawl_processor::{process, CompiledRules};
-use url::Url;
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -93,18 +92,8 @@ fn options(rules: &[(&str, ExtractRule)]) -> JobOptions {
 }
 
 fn outcome(job: &Arc<JobContext>, content_type: &str, body: &Bytes) -> FetchOutcome {
-    let target = Url::parse(PAGE_URL).unwrap();
     FetchOutcome {
-        task: FetchTask {
-            job: Arc::clone(job),
-            seq: 1,
-            url: PAGE_URL.into(),
-            host: host_key(&target).unwrap(),
-            target,
-            reference: None,
-            attempts: 0,
-            hops: None,
-        },
+        task: FetchTask::new(Arc::clone(job), 1, PAGE_URL.into(), None).unwrap(),
         response: Some(ResponseHead {
             status: 200,
             content_type: Some(content_type.into()),

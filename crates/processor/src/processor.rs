@@ -137,25 +137,14 @@ impl RulesCache {
 #[cfg(test)]
 mod tests {
     use actix::SyncArbiter;
-    use trawl_core::fetch::{host_key, FetchOutcome, FetchTask, ResponseHead};
+    use trawl_core::fetch::{FetchOutcome, FetchTask, ResponseHead};
     use trawl_core::job::{ExtractRule, JobOptions};
-    use url::Url;
 
     use super::*;
 
     fn outcome(job: &Arc<JobContext>, seq: u64, body: &str) -> FetchOutcome {
-        let target = Url::parse("http://a.example/").unwrap();
         FetchOutcome {
-            task: FetchTask {
-                job: Arc::clone(job),
-                seq,
-                url: target.to_string(),
-                host: host_key(&target).unwrap(),
-                target,
-                reference: None,
-                attempts: 0,
-                hops: None,
-            },
+            task: FetchTask::new(Arc::clone(job), seq, "http://a.example/".into(), None).unwrap(),
             response: Some(ResponseHead {
                 status: 200,
                 content_type: Some("text/html".into()),

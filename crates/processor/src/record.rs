@@ -295,7 +295,7 @@ mod tests {
     use std::sync::Arc;
 
     use serde_json::json;
-    use trawl_core::fetch::{host_key, FetchTask};
+    use trawl_core::fetch::FetchTask;
     use trawl_core::job::{ExtractRule, JobContext, JobOptions};
     use trawl_core::record::{ErrorKind, RecordError};
 
@@ -309,21 +309,12 @@ mod tests {
         status: u16,
         body: &[u8],
     ) -> FetchOutcome {
-        let target = Url::parse(URL).unwrap();
-        let task = FetchTask {
-            job: Arc::new(JobContext {
-                key: 7,
-                id: "job-7".into(),
-                options,
-            }),
-            seq: 3,
-            url: URL.into(),
-            host: host_key(&target).unwrap(),
-            target,
-            reference: Some("my-ref".into()),
-            attempts: 0,
-            hops: None,
-        };
+        let job = Arc::new(JobContext {
+            key: 7,
+            id: "job-7".into(),
+            options,
+        });
+        let task = FetchTask::new(job, 3, URL.into(), Some("my-ref".into())).unwrap();
         FetchOutcome {
             task,
             response: Some(ResponseHead {

@@ -55,6 +55,14 @@ async fn create(
         .unwrap()
 }
 
+/// A store in `dir` and its writer, whose finished-job notices go nowhere.
+fn open(dir: &tempfile::TempDir) -> (Store, actix::Addr<StoreWriter>) {
+    let store = Store::open(&dir.path().join("t.db")).unwrap();
+    let finished = Finished::default().start().recipient();
+    let writer = StoreWriter::start(&store, finished, Default::default()).unwrap();
+    (store, writer)
+}
+
 fn ok_record(job: &str, seq: u64) -> Record {
     let mut record = Record::failed(job, seq, "http://x/", None, ErrorKind::Dns, "x");
     record.error = None;
@@ -133,13 +141,7 @@ async fn records_count_once_and_complete_the_job() {
 #[actix_rt::test]
 async fn cancel_fills_every_missing_record_and_purge_removes_the_job() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let writer = StoreWriter::start(
-        &store,
-        Finished::default().start().recipient(),
-        Default::default(),
-    )
-    .unwrap();
+    let (store, writer) = open(&dir);
     let CreatedJob::Created(job) = create(&writer, 10_000, None).await else {
         panic!()
     };
@@ -186,13 +188,7 @@ async fn cancel_fills_every_missing_record_and_purge_removes_the_job() {
 #[actix_rt::test]
 async fn idempotency_key_replays_or_rejects() {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&dir.path().join("t.db")).unwrap();
-    let writer = StoreWriter::start(
-        &store,
-        Finished::default().start().recipient(),
-        Default::default(),
-    )
-    .unwrap();
+    let (store, writer) = open(&dir);
     let CreatedJob::Created(first) = create(&writer, 3, Some(("k", "h1"))).await else {
         panic!()
     };
