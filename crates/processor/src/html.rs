@@ -1,16 +1,19 @@
-//! What a record takes from an HTML page. The summary (title, description, canonical,
-//! lang) and the link targets come from the fast scan of `scan`, which every HTML record
-//! pays for; visible text and the job's CSS rules, which need a selector engine, come
-//! from one streaming lol_html pass that runs only when they are wanted. Links are
-//! resolved after the scan, against the first `<base href>` wherever it appears.
+//! What a record takes from an HTML page. One fast tokenizer pass (`scan`) gathers the
+//! summary and link targets (`summary`) and evaluates the CSS rules whose selectors it
+//! supports (`capture`, `select`); links are resolved after it, against the first
+//! `<base href>` wherever it appears. Visible text, and CSS rules with selectors outside
+//! that subset (pseudo-classes such as `:nth-child`, `:not`) or on a page with markup
+//! the tokenizer does not model (`<svg>`, `<math>`, `<!--` in a script), come from one
+//! streaming lol_html pass that runs only when needed.
 //!
 //! lol_html builds no tree, so "the text of an element" is the text seen between its
 //! start tag and its end tag. An element closed only implicitly fires no end-tag event:
 //! a capture ends when the same rule matches a sibling that implies its end
-//! (`<li>a<li>b`), otherwise it may run on into later text.
+//! (`<li>a<li>b`), otherwise it may run on into later text. The fast pass gives the same.
 
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
+use std::collections::HashSet;
 use std::rc::Rc;
 use std::sync::LazyLock;
 
@@ -23,8 +26,10 @@ use serde_json::Value;
 use trawl_core::record::HtmlSummary;
 use url::{Position, Url};
 
-use crate::rules::{CompiledRules, CssRule, MAX_ALL_VALUES};
-use crate::scan::{scan, ScanWants, Scanned};
+use crate::capture::{Capture, RuleMatcher, IMPLIED_END};
+use crate::rules::{CompiledRules, CssRule};
+use crate::scan::tokenize;
+use crate::summary::{Scanned, SummaryVisitor};
 use crate::text::{decode_entities, Collapser};
 
 /// Which parts of a page the job wants.
@@ -38,7 +43,7 @@ pub(crate) struct Wants {
     pub text: bool,
 }
 
-/// What one pass found.
+/// What the passes found.
 #[derive(Debug, Default)]
 pub(crate) struct Findings {
     /// The summary (with `links` set when wanted), when the summary or links are wanted.
@@ -46,13 +51,13 @@ pub(crate) struct Findings {
     /// Visible text and whether the cap cut it, when wanted.
     pub text: Option<(String, bool)>,
     /// For each CSS rule: its position among all rules, its value, and whether an `all`
-    /// list was cut at [`MAX_ALL_VALUES`].
+    /// list was cut at [`MAX_ALL_VALUES`](crate::rules::MAX_ALL_VALUES).
     pub css: Vec<(usize, Value, bool)>,
     /// Why the parser stopped early, if it did; what was gathered until then is kept.
     pub error: Option<String>,
 }
 
-/// The selectors of the pass, parsed once per process.
+/// The selectors of the lol_html pass, parsed once per process.
 struct Builtins {
     template: Selector,
     /// Elements whose start separates words in the visible text.
@@ -70,25 +75,73 @@ static BUILTINS: LazyLock<Builtins> = LazyLock::new(|| {
     }
 });
 
-/// State the handlers share during one pass.
+/// Runs the passes over `html`, a page fetched from `page_url`. `max_text` caps the
+/// visible text and every captured value, in bytes.
+pub(crate) fn analyze(
+    html: &str,
+    page_url: &Url,
+    wants: Wants,
+    rules: &CompiledRules,
+    max_text: usize,
+) -> Findings {
+    let css: Vec<(usize, &CssRule)> = rules.css().collect();
+    let fast: Vec<_> = css
+        .iter()
+        .filter_map(|&(index, rule)| Some((index, rule, rule.fast.as_ref()?)))
+        .collect();
+    let mut pass = (
+        (wants.summary || wants.links)
+            .then(|| SummaryVisitor::new(wants.summary, wants.links, max_text)),
+        (!fast.is_empty()).then(|| RuleMatcher::new(&fast, max_text)),
+    );
+    let modelled = tokenize(html, &mut pass);
+    let (summary, matcher) = pass;
+    let summary = summary.map(|s| summarize(s.found, page_url, wants.links));
+    let mut css_values = match matcher {
+        Some(matcher) if modelled => matcher.finish(),
+        _ => Vec::new(),
+    };
+    let done: HashSet<usize> = css_values.iter().map(|(index, _, _)| *index).collect();
+    let slow: Vec<(usize, &CssRule)> = css
+        .into_iter()
+        .filter(|(index, _)| !done.contains(index))
+        .collect();
+    if !wants.text && slow.is_empty() {
+        return Findings {
+            summary,
+            css: css_values,
+            ..Findings::default()
+        };
+    }
+    let lol = lol_pass(html, wants.text, &slow, max_text);
+    css_values.extend(lol.css);
+    Findings {
+        summary,
+        text: lol.text,
+        css: css_values,
+        error: lol.error,
+    }
+}
+
+/// What the lol_html pass found: [`Findings`] without the summary.
+struct LolFindings {
+    text: Option<(String, bool)>,
+    css: Vec<(usize, Value, bool)>,
+    error: Option<String>,
+}
+
+/// State the handlers share during the lol_html pass.
 struct Page {
     text: Collapser,
-    captures: Vec<Capture>,
+    captures: Vec<LolCapture>,
 }
 
-/// The values of one CSS rule.
-#[derive(Default)]
-struct Capture {
-    values: Vec<Collapser>,
-    /// Values still taking text, with the flag their element's end tag sets and the
-    /// element's tag name.
+/// A [`Capture`] with the values still taking text: their index, the flag their
+/// element's end tag sets, and the element's tag name.
+struct LolCapture {
+    capture: Capture,
     open: Vec<(usize, Rc<Cell<bool>>, String)>,
-    truncated: bool,
 }
-
-/// Elements whose start tag ends an open element of the same name, as the HTML parser
-/// does for unclosed `<li>`, `<p>` and friends.
-const IMPLIED_END: [&str; 8] = ["li", "p", "dt", "dd", "option", "tr", "td", "th"];
 
 /// A flag set when `el`'s end tag is reached; `None` for elements without content.
 fn end_flag(
@@ -114,43 +167,23 @@ fn chunk_text<'a>(chunk: &'a TextChunk<'_>) -> Cow<'a, str> {
     }
 }
 
-/// Runs the pass over `html`, a page fetched from `page_url`. `max_text` caps the
-/// visible text and every captured value, in bytes.
-pub(crate) fn analyze(
-    html: &str,
-    page_url: &Url,
-    wants: Wants,
-    rules: &CompiledRules,
-    max_text: usize,
-) -> Findings {
+/// The lol_html pass: visible text when `text`, and the values of `css` rules.
+fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) -> LolFindings {
     let builtins = &*BUILTINS;
-    let css: Vec<(usize, &CssRule)> = rules.css().collect();
-    let summary = (wants.summary || wants.links).then(|| {
-        let scanned = scan(
-            html,
-            ScanWants {
-                summary: wants.summary,
-                links: wants.links,
-            },
-            max_text,
-        );
-        summarize(scanned, page_url, wants.links)
-    });
-    if !wants.text && css.is_empty() {
-        return Findings {
-            summary,
-            ..Findings::default()
-        };
-    }
-
     let cell = RefCell::new(Page {
         text: Collapser::new(max_text),
-        captures: css.iter().map(|_| Capture::default()).collect(),
+        captures: css
+            .iter()
+            .map(|(_, rule)| LolCapture {
+                capture: Capture::new(rule, max_text),
+                open: Vec::new(),
+            })
+            .collect(),
     });
     let page = &cell;
 
     let mut settings = Settings::new().with_strict(false);
-    if wants.text {
+    if text {
         let template_depth = Rc::new(Cell::new(0u32));
         let in_template = Rc::clone(&template_depth);
         settings = settings
@@ -190,39 +223,35 @@ pub(crate) fn analyze(
             ));
     }
     for (k, (_, rule)) in css.iter().enumerate() {
-        let limit = if rule.all { MAX_ALL_VALUES } else { 1 };
         let mut handlers = ElementContentHandlers::default().element(
             move |el: &mut Element<'_, '_>| -> HandlerResult {
                 let mut p = page.borrow_mut();
-                let capture = &mut p.captures[k];
+                let LolCapture { capture, open } = &mut p.captures[k];
                 let tag = if rule.attr.is_none() {
                     el.tag_name()
                 } else {
                     String::new()
                 };
                 if IMPLIED_END.contains(&tag.as_str()) {
-                    for (_, closed, open_tag) in &capture.open {
+                    for (_, closed, open_tag) in open.iter() {
                         if *open_tag == tag {
                             closed.set(true);
                         }
                     }
                 }
-                if capture.values.len() >= limit {
-                    capture.truncated |= rule.all;
+                if capture.is_full() {
                     return Ok(());
                 }
                 match &rule.attr {
                     Some(name) => {
                         if let Some(value) = el.get_attribute(name) {
-                            let mut collapser = Collapser::new(max_text);
-                            collapser.push(&decode_entities(&value));
-                            capture.values.push(collapser);
+                            capture.begin(&value);
                         }
                     }
                     None => {
-                        capture.values.push(Collapser::new(max_text));
+                        let value = capture.begin("");
                         if let Some(flag) = end_flag(el)? {
-                            capture.open.push((capture.values.len() - 1, flag, tag));
+                            open.push((value, flag, tag));
                         }
                     }
                 }
@@ -232,12 +261,12 @@ pub(crate) fn analyze(
         if rule.attr.is_none() {
             handlers = handlers.text(move |t: &mut TextChunk<'_>| -> HandlerResult {
                 let mut p = page.borrow_mut();
-                let Capture { values, open, .. } = &mut p.captures[k];
+                let LolCapture { capture, open } = &mut p.captures[k];
                 open.retain(|(_, closed, _)| !closed.get());
                 if !open.is_empty() {
                     let text = chunk_text(t);
                     for (i, _, _) in open.iter() {
-                        values[*i].push(&text);
+                        capture.extend(*i, &text);
                     }
                 }
                 Ok(())
@@ -255,32 +284,16 @@ pub(crate) fn analyze(
         .map(|e| e.to_string());
     let page = cell.into_inner();
 
-    let text = wants.text.then(|| page.text.finish());
-    let css = css
-        .iter()
-        .zip(page.captures)
-        .map(|((index, rule), capture)| {
-            let mut values = capture
-                .values
-                .into_iter()
-                .map(|v| Value::String(v.finish().0));
-            let value = if rule.all {
-                let list: Vec<Value> = values.collect();
-                if list.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Array(list)
-                }
-            } else {
-                values.next().unwrap_or(Value::Null)
-            };
-            (*index, value, capture.truncated)
-        })
-        .collect();
-    Findings {
-        summary,
-        text,
-        css,
+    LolFindings {
+        text: text.then(|| page.text.finish()),
+        css: css
+            .iter()
+            .zip(page.captures)
+            .map(|((index, _), lol)| {
+                let (value, truncated) = lol.capture.finish();
+                (*index, value, truncated)
+            })
+            .collect(),
         error,
     }
 }
@@ -411,6 +424,8 @@ fn dedup_first_seen(items: &mut Vec<String>) {
 mod tests {
     use std::collections::BTreeMap;
 
+    use trawl_core::job::ExtractRule;
+
     use super::*;
 
     #[test]
@@ -463,6 +478,124 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Pages that stress the open-element stack and the tokenizer.
+    const TRICKY: [&str; 16] = [
+        "<div class=a><p>one<p>two</div>after<div class=a>three</div>",
+        "<ul><li class='x y'>1<li class=x>2 <b>bold</ul><li class=x>3",
+        "<p id=P>a<br>b<img src=x alt=y>c<input value=v><hr>d</p>",
+        "<div class=a><span class=a>in</div>out<span class=a>next</span>",
+        "</div></p>stray<div class=a>x</span>y</div>",
+        "<DIV CLASS=a><A HREF='/x' Class=tag>Up</a></DIV><Div class=A>no</div>",
+        "<a class=tag title='a &amp; b' href=\"/a?x=1&amp;y=2\">A &amp; B &#65;&copy;</a>",
+        "<div class=a><!-- <p class=a>c</p> -->text<![CDATA[ cd ]]>more</div>",
+        "<div class=a><script>var s = '<p class=a>x</p>';</script><style>p{}</style>t</div>",
+        "<div class=a><textarea><p class=a>t&amp;</textarea><title>T</title></div>",
+        "<table><tr class=r><td>1<td>2<tr class=r><td>3</table>",
+        "<div lang=EN-us type=Text data-x='a b-c' class=a><p>x</p></div><p lang=en>y</p>",
+        "<section><div><p class=deep>d</p></div></section><p class=deep>top</p>",
+        "<div class=a><div class=b><div class=a><p>q</p></div></div></div>",
+        "<dl><dt class=t>term<dd>def<dt class=t>t2</dl><select><option class=o>1<option class=o>2</select>",
+        "<div class=a>unclosed <p>to the end <a href=/cut",
+    ];
+
+    /// Selectors of the fast subset, with and without `attr` and `all`.
+    const SELECTORS: [&str; 24] = [
+        "div",
+        "*",
+        "p",
+        "li.x",
+        ".a",
+        "div.a",
+        "#P",
+        "div > p",
+        "div p",
+        "div.a > div.b p",
+        ".a .a",
+        "section p.deep, ul > li",
+        "a.tag",
+        "div.a > a.tag",
+        "[class]",
+        "[lang=en-US]",
+        "[lang|=en]",
+        "[type=text]",
+        "[type=text s]",
+        "[data-x~=b-c]",
+        "[href^='/a'], [href$=\"y=2\"], [title*=amp]",
+        "[data-x*=''], [title='a &amp; b' i]",
+        "tr.r, td, dt, dd, option.o",
+        "br, img, input, hr",
+    ];
+
+    #[test]
+    fn fast_rules_give_what_lol_html_gives() {
+        let mut compared = 0;
+        for selector in SELECTORS {
+            for (attr, all) in [
+                (None, false),
+                (None, true),
+                (Some("class"), true),
+                (Some("href"), false),
+                (Some("TITLE"), true),
+            ] {
+                let rule = ExtractRule {
+                    css: Some(selector.to_owned()),
+                    attr: attr.map(str::to_owned),
+                    all,
+                    ..Default::default()
+                };
+                let rules = CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)]))
+                    .unwrap_or_else(|e| panic!("{selector}: {e}"));
+                let css: Vec<(usize, &CssRule)> = rules.css().collect();
+                let fast = css[0].1.fast.as_ref().expect(selector);
+                for page in TRICKY {
+                    let mut matcher = RuleMatcher::new(&[(0, css[0].1, fast)], 1024);
+                    assert!(tokenize(page, &mut matcher), "{page}");
+                    let expected = lol_pass(page, false, &css, 1024).css;
+                    assert_eq!(
+                        matcher.finish(),
+                        expected,
+                        "{selector} attr={attr:?} all={all} on {page}"
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert_eq!(compared, SELECTORS.len() * 5 * TRICKY.len());
+    }
+
+    #[test]
+    fn selectors_outside_the_subset_and_foreign_pages_use_lol_html() {
+        let rule = |css: &str| ExtractRule {
+            css: Some(css.to_owned()),
+            all: true,
+            ..Default::default()
+        };
+        let rules = CompiledRules::compile(&BTreeMap::from([
+            ("nth".to_owned(), rule("li:nth-child(2)")),
+            ("plain".to_owned(), rule("li")),
+        ]))
+        .unwrap();
+        assert!(rules.css().all(|(i, r)| r.fast.is_some() == (i == 1)));
+        let url = Url::parse("http://h.example/").unwrap();
+        let wants = Wants {
+            summary: false,
+            links: false,
+            text: false,
+        };
+        // lol_html takes the CDATA section in foreign content as text; the fast
+        // tokenizer would skip it as a bogus comment.
+        let page = "<ul><li>a</li><li>b<svg>c<![CDATA[d]]></svg></ul>";
+        let mut found = analyze(page, &url, wants, &rules, 1024).css;
+        found.sort_by_key(|(i, _, _)| *i);
+        assert_eq!(
+            found,
+            [
+                (0, serde_json::json!(["bcd"]), false),
+                (1, serde_json::json!(["a", "bcd"]), false),
+            ]
+        );
     }
 
     #[test]

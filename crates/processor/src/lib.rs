@@ -14,7 +14,10 @@
 //! - `decode`: content types, charset detection (header, BOM, `<meta>`) and decoding.
 //! - `json`: validation of JSON bodies, kept as raw text, with a nesting guard.
 //! - `html`: an HTML page's summary, links, visible text and CSS rule values.
-//! - `scan`: the fast pass for the summary and links that every HTML record carries.
+//! - `scan`: the fast tokenizer that every HTML record pays for.
+//! - `summary`: the summary and link targets, gathered during that pass.
+//! - `select`: the CSS selectors the fast pass evaluates itself.
+//! - `capture`: CSS rule values, and their evaluation during the fast pass.
 //! - `rules`: extraction rules, compiled and evaluated; [`RuleError`].
 //! - `text`: entity decoding and whitespace collapsing shared by the above.
 //!
@@ -25,6 +28,7 @@
 //! survives and the URL keeps its record).
 #![deny(missing_docs)]
 
+mod capture;
 mod decode;
 mod html;
 mod json;
@@ -32,6 +36,8 @@ mod processor;
 mod record;
 mod rules;
 mod scan;
+mod select;
+mod summary;
 mod text;
 
 pub use processor::Processor;

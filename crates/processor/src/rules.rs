@@ -10,6 +10,8 @@ use regex::{Regex, RegexBuilder};
 use serde_json::Value;
 use trawl_core::job::ExtractRule;
 
+use crate::select::FastSelector;
+
 /// Most values an `all` rule returns; the rest are dropped with a note.
 pub(crate) const MAX_ALL_VALUES: usize = 10_000;
 
@@ -117,7 +119,10 @@ pub(crate) enum RuleKind {
 /// A compiled `css` rule.
 #[derive(Debug)]
 pub(crate) struct CssRule {
+    /// The selector for lol_html.
     pub selector: Selector,
+    /// The same selector for the fast pass, when it is within what that supports.
+    pub fast: Option<FastSelector>,
     /// Take this attribute's value instead of the text.
     pub attr: Option<String>,
     /// Every match, as a list.
@@ -207,6 +212,7 @@ fn compile_rule(name: &str, rule: &ExtractRule) -> Result<RuleKind, RuleError> {
             })?;
         return Ok(RuleKind::Css(CssRule {
             selector,
+            fast: FastSelector::parse(css),
             attr: rule.attr.clone(),
             all: rule.all,
         }));

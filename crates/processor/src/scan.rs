@@ -1,44 +1,76 @@
-//! A fast single pass over an HTML page for what every record takes from it: title,
-//! description, canonical, lang, `<base href>` and link targets.
+//! A fast single pass over an HTML page: a tokenizer that hands start tags, end tags and
+//! text to a [`Visitor`] and builds nothing but slices of the page.
 //!
-//! It follows the HTML tokenizer where it matters for these values (comments, doctype
-//! and bogus comments, quoted and unquoted attribute values, raw text of `script`,
-//! `style` and friends, RCDATA of `title` and `textarea`, `plaintext`) and builds
-//! nothing: it hands out slices of the page. lol_html does the same job several times
-//! slower, because it tracks the open elements for its selectors and lexes every
-//! attribute of every tag; it is still used for visible text and CSS rules, which need
-//! that. Not modelled: script-data escape states (`<!--` inside a script) and foreign
-//! content (`<svg><title>` is taken like an HTML title, a CDATA section as a bogus
-//! comment): both rare before the head's title and the body's links.
+//! It follows the HTML tokenizer where it matters for what a record takes from a page
+//! (comments, doctype and bogus comments, quoted and unquoted attribute values, raw text
+//! of `script`, `style` and friends, RCDATA of `title` and `textarea`, `plaintext`).
+//! lol_html does the same job several times slower, because it lexes every attribute of
+//! every tag for its selector engine. Not modelled: foreign content (`<svg>`, `<math>`:
+//! a CDATA section is taken as a bogus comment, `<svg><title>` as RCDATA) and the
+//! script-data escape states (`<!--` inside a script). [`tokenize`] says when a page used
+//! either, so that a caller that needs exactness (CSS rules) can fall back to lol_html.
 
 use std::borrow::Cow;
 
 use memchr::{memchr, memmem};
 
-use crate::text::{decode_entities, Collapser};
+use crate::text::decode_entities;
 
-/// What the pass found, borrowed from the page where no entity needed decoding.
-#[derive(Debug, Default)]
-pub(crate) struct Scanned<'a> {
-    /// The first `<title>`'s text, entities decoded, whitespace collapsed, capped.
-    pub title: Option<String>,
-    /// The first `<meta name=description>`'s content, collapsed.
-    pub description: Option<String>,
-    /// The first `<link rel=canonical>`'s href, as written.
-    pub canonical: Option<Cow<'a, str>>,
-    /// The `<html lang>`, trimmed, when not empty.
-    pub lang: Option<String>,
-    /// The first `<base href>`.
-    pub base: Option<Cow<'a, str>>,
-    /// Every `<a href>` and `<area href>`, in document order.
-    pub hrefs: Vec<Cow<'a, str>>,
+/// How the text of a run is to be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextKind {
+    /// Data or RCDATA (`title`, `textarea`): character references are decoded.
+    Data,
+    /// Raw text (`script`, `style`, `plaintext` and friends): taken as written.
+    Raw,
 }
 
-/// What to gather: links cost a vector; the summary a few strings.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ScanWants {
-    pub summary: bool,
-    pub links: bool,
+/// What receives the tokens of a page, in document order.
+pub(crate) trait Visitor<'a> {
+    /// A start tag. Its raw text or RCDATA content, if it has any, is in
+    /// [`Tag::content`] and also follows as a [`Visitor::text`] call.
+    fn start_tag(&mut self, tag: &Tag<'a>);
+    /// An end tag, with its name as written.
+    fn end_tag(&mut self, name: &'a str);
+    /// A run of text between tags (never empty).
+    fn text(&mut self, text: &'a str, kind: TextKind);
+}
+
+impl<'a, V: Visitor<'a>> Visitor<'a> for Option<V> {
+    fn start_tag(&mut self, tag: &Tag<'a>) {
+        if let Some(v) = self {
+            v.start_tag(tag);
+        }
+    }
+
+    fn end_tag(&mut self, name: &'a str) {
+        if let Some(v) = self {
+            v.end_tag(name);
+        }
+    }
+
+    fn text(&mut self, text: &'a str, kind: TextKind) {
+        if let Some(v) = self {
+            v.text(text, kind);
+        }
+    }
+}
+
+impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
+    fn start_tag(&mut self, tag: &Tag<'a>) {
+        self.0.start_tag(tag);
+        self.1.start_tag(tag);
+    }
+
+    fn end_tag(&mut self, name: &'a str) {
+        self.0.end_tag(name);
+        self.1.end_tag(name);
+    }
+
+    fn text(&mut self, text: &'a str, kind: TextKind) {
+        self.0.text(text, kind);
+        self.1.text(text, kind);
+    }
 }
 
 /// Elements whose content is raw text up to their end tag.
@@ -52,132 +84,158 @@ const RAW_TEXT: [&[u8]; 7] = [
     b"noscript",
 ];
 
-/// Scans `html`. `max_text` caps the title, in bytes.
-pub(crate) fn scan(html: &str, wants: ScanWants, max_text: usize) -> Scanned<'_> {
+/// Longest tag name that changes how the tokenizer reads what follows (`plaintext`).
+const LONGEST_SPECIAL_NAME: usize = 9;
+
+/// Tokenizes `html` into `visitor`. Returns whether the page stayed within what the
+/// tokenizer models: `false` after a `<svg>` or `<math>` start tag or a `<!--` inside
+/// a script.
+pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> bool {
     let bytes = html.as_bytes();
-    let mut found = Scanned::default();
-    let mut tag = Tag::default();
+    let mut modelled = true;
+    let mut tag = Tag::new(html);
+    let mut text_start = 0;
     let mut at = 0;
+    // Hands on the text before a token that starts at `lt`.
+    let flush = |visitor: &mut _, text_start: usize, lt: usize| {
+        if text_start < lt {
+            Visitor::text(visitor, &html[text_start..lt], TextKind::Data);
+        }
+    };
     while let Some(lt) = memchr(b'<', &bytes[at..]) {
-        let start = at + lt + 1;
+        let lt = at + lt;
+        let start = lt + 1;
         let Some(&next) = bytes.get(start) else { break };
-        at = match next {
+        let token_end = match next {
             b'!' => skip_markup_declaration(bytes, start + 1),
             b'?' => skip_past(bytes, start, b'>'),
             b'/' => match bytes.get(start + 1) {
                 Some(b) if b.is_ascii_alphabetic() => {
                     // Attributes of an end tag are tokenized (quotes hide `>`) and dropped.
-                    tag.clear();
-                    read_tag(bytes, start + 1, &mut tag, false).unwrap_or(bytes.len())
+                    let Some(end) = read_tag(bytes, start + 1, &mut tag, false) else {
+                        // A tag cut off by the end of the page is dropped.
+                        flush(visitor, text_start, lt);
+                        return modelled;
+                    };
+                    flush(visitor, text_start, lt);
+                    visitor.end_tag(tag.name());
+                    at = end;
+                    text_start = end;
+                    continue;
                 }
                 Some(b'>') => start + 2,
                 Some(_) => skip_past(bytes, start + 1, b'>'),
-                None => bytes.len(),
+                // `</` at the end of the page is text.
+                None => break,
             },
             b if b.is_ascii_alphabetic() => {
-                tag.clear();
-                // A tag cut off by the end of the page is dropped, as the tokenizer does.
                 let Some(end) = read_tag(bytes, start, &mut tag, true) else {
-                    break;
+                    flush(visitor, text_start, lt);
+                    return modelled;
                 };
+                flush(visitor, text_start, lt);
                 let name = &bytes[tag.name.0..tag.name.1];
                 let mut after = end;
-                if name.len() <= 9 {
-                    let mut lower = [0u8; 9];
+                tag.content = None;
+                let mut kind = TextKind::Data;
+                if name.len() <= LONGEST_SPECIAL_NAME {
+                    let mut lower = [0u8; LONGEST_SPECIAL_NAME];
                     lower[..name.len()].copy_from_slice(name);
                     lower.make_ascii_lowercase();
                     let name = &lower[..name.len()];
-                    on_start_tag(name, &tag, html, wants, &mut found);
                     if name == b"title" || name == b"textarea" {
-                        let close = find_end_tag(bytes, end, name);
-                        if name == b"title" && wants.summary && found.title.is_none() {
-                            let mut title = Collapser::new(max_text);
-                            title.push(&decode_entities(&html[end..close]));
-                            found.title = Some(title.finish().0);
-                        }
-                        after = close;
+                        after = find_end_tag(bytes, end, name);
                     } else if RAW_TEXT.contains(&name) {
                         after = find_end_tag(bytes, end, name);
+                        kind = TextKind::Raw;
+                        if name == b"script" && memmem::find(&bytes[end..after], b"<!--").is_some()
+                        {
+                            modelled = false;
+                        }
                     } else if name == b"plaintext" {
-                        break;
+                        after = bytes.len();
+                        kind = TextKind::Raw;
+                    } else if name == b"svg" || name == b"math" {
+                        modelled = false;
+                    }
+                    if after > end {
+                        tag.content = Some(&html[end..after]);
                     }
                 }
-                after
+                visitor.start_tag(&tag);
+                if let Some(content) = tag.content {
+                    visitor.text(content, kind);
+                }
+                at = after;
+                text_start = after;
+                continue;
             }
-            _ => start,
+            // A `<` that starts no token is text.
+            _ => {
+                at = start;
+                continue;
+            }
         };
+        flush(visitor, text_start, lt);
+        at = token_end;
+        text_start = token_end;
     }
-    found
+    flush(visitor, text_start, bytes.len());
+    modelled
 }
 
-/// Acts on one start tag of a lower-cased `name`.
-fn on_start_tag<'a>(
-    name: &[u8],
-    tag: &Tag,
+/// One start or end tag: its name and attributes, as byte ranges of the page.
+pub(crate) struct Tag<'a> {
     html: &'a str,
-    wants: ScanWants,
-    found: &mut Scanned<'a>,
-) {
-    let value = |attr: &[u8]| tag.get(html, attr);
-    match name {
-        b"a" | b"area" if wants.links => {
-            if let Some(href) = value(b"href") {
-                found.hrefs.push(href);
-            }
-        }
-        b"base" if found.base.is_none() => found.base = value(b"href"),
-        b"meta" if wants.summary && found.description.is_none() => {
-            let is_description =
-                value(b"name").is_some_and(|n| n.trim().eq_ignore_ascii_case("description"));
-            if is_description {
-                found.description = value(b"content").map(|c| crate::text::collapse(&c));
-            }
-        }
-        b"link" if wants.summary && found.canonical.is_none() => {
-            let canonical = value(b"rel").is_some_and(|rel| {
-                rel.split_ascii_whitespace()
-                    .any(|r| r.eq_ignore_ascii_case("canonical"))
-            });
-            if canonical {
-                found.canonical = value(b"href");
-            }
-        }
-        b"html" if wants.summary && found.lang.is_none() => {
-            found.lang = value(b"lang")
-                .map(|l| l.trim().to_owned())
-                .filter(|l| !l.is_empty());
-        }
-        _ => {}
-    }
-}
-
-/// One tag's name and attributes, as byte ranges of the page.
-#[derive(Default)]
-struct Tag {
     name: (usize, usize),
     /// (name start, name end, value start, value end); a value-less attribute has an
     /// empty value range.
     attrs: Vec<(usize, usize, usize, usize)>,
+    /// The raw text or RCDATA that follows the start tag up to its end tag (or the end
+    /// of the page), when the element has such content and it is not empty.
+    pub content: Option<&'a str>,
 }
 
-impl Tag {
-    fn clear(&mut self) {
-        self.attrs.clear();
+impl<'a> Tag<'a> {
+    fn new(html: &'a str) -> Self {
+        Tag {
+            html,
+            name: (0, 0),
+            attrs: Vec::new(),
+            content: None,
+        }
     }
 
-    /// The first attribute named `name` (lower case), entities decoded.
-    fn get<'a>(&self, html: &'a str, name: &[u8]) -> Option<Cow<'a, str>> {
-        let bytes = html.as_bytes();
+    /// The tag name as written.
+    pub(crate) fn name(&self) -> &'a str {
+        &self.html[self.name.0..self.name.1]
+    }
+
+    /// Whether the tag is named `lower` (given in lower case), in any case.
+    pub(crate) fn is(&self, lower: &str) -> bool {
+        self.name().eq_ignore_ascii_case(lower)
+    }
+
+    /// The first attribute named `name` (lower case), as written: character references
+    /// not decoded, a value-less attribute empty.
+    pub(crate) fn raw(&self, name: &str) -> Option<&'a str> {
+        let bytes = self.html.as_bytes();
         self.attrs
             .iter()
-            .find(|(ns, ne, _, _)| bytes[*ns..*ne].eq_ignore_ascii_case(name))
-            .map(|(_, _, vs, ve)| decode_entities(&html[*vs..*ve]))
+            .find(|(ns, ne, _, _)| bytes[*ns..*ne].eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, _, vs, ve)| &self.html[*vs..*ve])
+    }
+
+    /// The first attribute named `name` (lower case), character references decoded.
+    pub(crate) fn get(&self, name: &str) -> Option<Cow<'a, str>> {
+        self.raw(name).map(decode_entities)
     }
 }
 
 /// Reads a tag whose name starts at `at`, filling `tag` (attributes only when `attrs`),
 /// and returns the index just past its `>`, or `None` when the page ends inside it.
-fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag, attrs: bool) -> Option<usize> {
+fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Option<usize> {
+    tag.attrs.clear();
     let name_start = at;
     while at < bytes.len()
         && !matches!(
@@ -246,18 +304,28 @@ fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag, attrs: bool) -> Option<u
 
 /// After `<!`: a comment, a doctype or a bogus comment; returns the index past its end.
 fn skip_markup_declaration(bytes: &[u8], at: usize) -> usize {
-    if bytes[at..].starts_with(b"--") {
-        let body = at + 2;
-        // `<!-->` and `<!--->` end at once.
-        if bytes[body..].starts_with(b">") {
-            return body + 1;
-        }
-        if bytes[body..].starts_with(b"->") {
-            return body + 2;
-        }
-        return memmem::find(&bytes[body..], b"-->").map_or(bytes.len(), |p| body + p + 3);
+    if !bytes[at..].starts_with(b"--") {
+        return skip_past(bytes, at, b'>');
     }
-    skip_past(bytes, at, b'>')
+    let body = at + 2;
+    // `<!-->` and `<!--->` end at once.
+    if bytes[body..].starts_with(b">") {
+        return body + 1;
+    }
+    if bytes[body..].starts_with(b"->") {
+        return body + 2;
+    }
+    // A comment ends at the first `-->` or `--!>`.
+    let mut from = body;
+    while let Some(p) = memmem::find(&bytes[from..], b"--") {
+        let dashes = from + p;
+        match bytes.get(dashes + 2) {
+            Some(b'>') => return dashes + 3,
+            Some(b'!') if bytes.get(dashes + 3) == Some(&b'>') => return dashes + 4,
+            _ => from = dashes + 1,
+        }
+    }
+    bytes.len()
 }
 
 /// The index past the first `byte` at or after `at`, or the end.
@@ -290,52 +358,91 @@ fn find_end_tag(bytes: &[u8], mut at: usize, name: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    const ALL: ScanWants = ScanWants {
-        summary: true,
-        links: true,
-    };
+    /// Every token as a line: `<name`, `</name`, `"text"` or `raw"text"`.
+    #[derive(Default)]
+    struct Log(Vec<String>);
 
-    fn hrefs(html: &str) -> Vec<String> {
-        scan(html, ALL, 1024)
-            .hrefs
-            .into_iter()
-            .map(Cow::into_owned)
-            .collect()
+    impl<'a> Visitor<'a> for Log {
+        fn start_tag(&mut self, tag: &Tag<'a>) {
+            let href = tag.get("href").map(|h| format!(" href={h}"));
+            self.0
+                .push(format!("<{}{}", tag.name(), href.unwrap_or_default()));
+        }
+
+        fn end_tag(&mut self, name: &'a str) {
+            self.0.push(format!("</{name}"));
+        }
+
+        fn text(&mut self, text: &'a str, kind: TextKind) {
+            let prefix = if kind == TextKind::Raw { "raw" } else { "" };
+            self.0.push(format!("{prefix}{text:?}"));
+        }
+    }
+
+    fn tokens(html: &str) -> (Vec<String>, bool) {
+        let mut log = Log::default();
+        let modelled = tokenize(html, &mut log);
+        (log.0, modelled)
     }
 
     #[test]
     fn reads_quoted_unquoted_and_valueless_attributes() {
+        let (log, _) = tokens(
+            "<a x y = 'q>' href = \"/1\"><A HREF=/2?a=1&amp;b=2><a disabled href><area href=/4 />",
+        );
         assert_eq!(
-            hrefs("<a x y = 'q>' href = \"/1\">1</a><A HREF=/2?a=1&amp;b=2>2</a><a disabled href>3</a><area href=/4 />"),
-            ["/1", "/2?a=1&b=2", "", "/4"]
+            log,
+            [
+                "<a href=/1",
+                "<A href=/2?a=1&b=2",
+                "<a href=",
+                "<area href=/4"
+            ]
         );
     }
 
     #[test]
-    fn skips_comments_raw_text_and_rcdata() {
-        let page = "<!-- <a href=/c1> --><!--><a href=/1><!doctype html><? <a href=/pi> >\
-            <script>var a = '<a href=/s>'; '</scriptx>'</SCRIPT ><a href=/2>\
-            <textarea><a href=/t></textarea><style>a{}</style><noscript><a href=/n></noscript>\
-            </a href='>'><a href=/3><a href=/cut";
-        assert_eq!(hrefs(page), ["/1", "/2", "/3"]);
+    fn skips_comments_and_declarations_and_reads_raw_text() {
+        let page = "a<!-- <b> --!>b<!-->c<!doctype html><? <i> >d\
+            <script>x = '<a>'; '</scriptx>'</SCRIPT >\
+            <textarea>&lt;t</textarea></a href='>'>e < f</>g<a href=/cut";
+        let (log, modelled) = tokens(page);
+        assert_eq!(
+            log,
+            [
+                r#""a""#,
+                r#""b""#,
+                r#""c""#,
+                r#"" >d""#,
+                "<script",
+                r#"raw"x = '<a>'; '</scriptx>'""#,
+                "</SCRIPT",
+                "<textarea",
+                r#""&lt;t""#,
+                "</textarea",
+                "</a",
+                r#""e < f""#,
+                r#""g""#,
+            ]
+        );
+        assert!(modelled);
     }
 
     #[test]
-    fn summary_takes_first_values() {
-        let page = "<html lang=' fr '><head><title> A &amp;\n B </title><title>2</title>\
-            <meta name=Description content='Some  text'><meta name=description content=x>\
-            <link rel='Stylesheet canonical' href='/c'><base href=/b/><base href=/x/>";
-        let s = scan(page, ALL, 1024);
-        assert_eq!(s.title.as_deref(), Some("A & B"));
-        assert_eq!(s.lang.as_deref(), Some("fr"));
-        assert_eq!(s.description.as_deref(), Some("Some text"));
-        assert_eq!(s.canonical.as_deref(), Some("/c"));
-        assert_eq!(s.base.as_deref(), Some("/b/"));
+    fn plaintext_and_a_trailing_lt_are_text() {
+        assert_eq!(tokens("x<").0, [r#""x<""#]);
+        assert_eq!(tokens("x</").0, [r#""x</""#]);
+        assert_eq!(
+            tokens("<plaintext></plaintext><b>").0,
+            ["<plaintext", r#"raw"</plaintext><b>""#]
+        );
     }
 
     #[test]
-    fn unclosed_title_runs_to_the_end() {
-        let s = scan("<title>Broken <b>page", ALL, 1024);
-        assert_eq!(s.title.as_deref(), Some("Broken <b>page"));
+    fn foreign_content_and_script_escapes_are_reported() {
+        assert!(!tokens("<p><svg><title>x</title></svg>").1);
+        assert!(!tokens("<MATH></MATH>").1);
+        assert!(!tokens("<script><!-- <script></script> --></script>").1);
+        assert!(tokens("<p>svg math <!-- x --></p><script>a < b</script>").1);
     }
 }

@@ -1,0 +1,151 @@
+//! What every HTML record takes from its page, gathered during the [`tokenize`] pass:
+//! title, description, canonical, lang, `<base href>` and link targets.
+//!
+//! [`tokenize`]: crate::scan::tokenize
+
+use std::borrow::Cow;
+
+use crate::scan::{Tag, TextKind, Visitor};
+use crate::text::{decode_entities, Collapser};
+
+/// What the pass found, borrowed from the page where no entity needed decoding.
+#[derive(Debug, Default)]
+pub(crate) struct Scanned<'a> {
+    /// The first `<title>`'s text, entities decoded, whitespace collapsed, capped.
+    pub title: Option<String>,
+    /// The first `<meta name=description>`'s content, collapsed.
+    pub description: Option<String>,
+    /// The first `<link rel=canonical>`'s href, as written.
+    pub canonical: Option<Cow<'a, str>>,
+    /// The `<html lang>`, trimmed, when not empty.
+    pub lang: Option<String>,
+    /// The first `<base href>`.
+    pub base: Option<Cow<'a, str>>,
+    /// Every `<a href>` and `<area href>`, in document order.
+    pub hrefs: Vec<Cow<'a, str>>,
+}
+
+/// A [`Visitor`] that fills [`Scanned`].
+pub(crate) struct SummaryVisitor<'a> {
+    /// What was found so far.
+    pub found: Scanned<'a>,
+    /// Whether the title, description, canonical and lang are wanted.
+    summary: bool,
+    /// Whether link targets are wanted.
+    links: bool,
+    /// Cap of the title, in bytes.
+    max_text: usize,
+}
+
+impl SummaryVisitor<'_> {
+    /// A visitor that gathers the summary and/or the links; `max_text` caps the title.
+    pub(crate) fn new(summary: bool, links: bool, max_text: usize) -> Self {
+        SummaryVisitor {
+            found: Scanned::default(),
+            summary,
+            links,
+            max_text,
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for SummaryVisitor<'a> {
+    fn start_tag(&mut self, tag: &Tag<'a>) {
+        let found = &mut self.found;
+        let name = tag.name();
+        if name.len() > "title".len() {
+            return;
+        }
+        let mut lower = [0u8; 5];
+        lower[..name.len()].copy_from_slice(name.as_bytes());
+        lower.make_ascii_lowercase();
+        match &lower[..name.len()] {
+            b"a" | b"area" if self.links => {
+                if let Some(href) = tag.get("href") {
+                    found.hrefs.push(href);
+                }
+            }
+            b"base" if found.base.is_none() => found.base = tag.get("href"),
+            b"title" if self.summary && found.title.is_none() => {
+                let mut title = Collapser::new(self.max_text);
+                title.push(&decode_entities(tag.content.unwrap_or_default()));
+                found.title = Some(title.finish().0);
+            }
+            b"meta" if self.summary && found.description.is_none() => {
+                let is_description = tag
+                    .get("name")
+                    .is_some_and(|n| n.trim().eq_ignore_ascii_case("description"));
+                if is_description {
+                    found.description = tag.get("content").map(|c| crate::text::collapse(&c));
+                }
+            }
+            b"link" if self.summary && found.canonical.is_none() => {
+                let canonical = tag.get("rel").is_some_and(|rel| {
+                    rel.split_ascii_whitespace()
+                        .any(|r| r.eq_ignore_ascii_case("canonical"))
+                });
+                if canonical {
+                    found.canonical = tag.get("href");
+                }
+            }
+            b"html" if self.summary && found.lang.is_none() => {
+                found.lang = tag
+                    .get("lang")
+                    .map(|l| l.trim().to_owned())
+                    .filter(|l| !l.is_empty());
+            }
+            _ => {}
+        }
+    }
+
+    fn end_tag(&mut self, _: &'a str) {}
+
+    fn text(&mut self, _: &'a str, _: TextKind) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scan::tokenize;
+
+    fn scan(html: &str) -> Scanned<'_> {
+        let mut visitor = SummaryVisitor::new(true, true, 1024);
+        tokenize(html, &mut visitor);
+        visitor.found
+    }
+
+    #[test]
+    fn links_skip_comments_raw_text_and_rcdata() {
+        let page = "<!-- <a href=/c1> --><!--><a href=/1><!doctype html><? <a href=/pi> >\
+            <script>var a = '<a href=/s>'; '</scriptx>'</SCRIPT ><a href=/2>\
+            <textarea><a href=/t></textarea><style>a{}</style><noscript><a href=/n></noscript>\
+            </a href='>'><a href=/3><AREA HREF=/4><a href=/cut";
+        let hrefs: Vec<_> = scan(page).hrefs.into_iter().map(Cow::into_owned).collect();
+        assert_eq!(hrefs, ["/1", "/2", "/3", "/4"]);
+    }
+
+    #[test]
+    fn summary_takes_first_values() {
+        let page = "<html lang=' fr '><head><title> A &amp;\n B </title><title>2</title>\
+            <meta name=Description content='Some  text'><meta name=description content=x>\
+            <link rel='Stylesheet canonical' href='/c'><base href=/b/><base href=/x/>";
+        let s = scan(page);
+        assert_eq!(s.title.as_deref(), Some("A & B"));
+        assert_eq!(s.lang.as_deref(), Some("fr"));
+        assert_eq!(s.description.as_deref(), Some("Some text"));
+        assert_eq!(s.canonical.as_deref(), Some("/c"));
+        assert_eq!(s.base.as_deref(), Some("/b/"));
+    }
+
+    #[test]
+    fn unclosed_and_empty_titles() {
+        assert_eq!(
+            scan("<title>Broken <b>page").title.as_deref(),
+            Some("Broken <b>page")
+        );
+        assert_eq!(
+            scan("<title></title><title>x</title>").title.as_deref(),
+            Some("")
+        );
+    }
+}
