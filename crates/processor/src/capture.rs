@@ -22,11 +22,30 @@ use crate::text::{decode_entities, Collapser};
 /// parser does for unclosed `<li>`, `<p>` and friends.
 pub(crate) const IMPLIED_END: [&str; 8] = ["li", "p", "dt", "dd", "option", "tr", "td", "th"];
 
-/// Elements without content (lol_html's list): never pushed on the stack.
-const VOID: [&str; 17] = [
-    "area", "base", "basefont", "bgsound", "br", "col", "embed", "hr", "img", "input", "keygen",
-    "link", "meta", "param", "source", "track", "wbr",
-];
+/// Whether an element of this lower-case name has no content (lol_html's list): it
+/// is never pushed on the stack.
+fn is_void(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"area"
+            | b"base"
+            | b"basefont"
+            | b"bgsound"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"keygen"
+            | b"link"
+            | b"meta"
+            | b"param"
+            | b"source"
+            | b"track"
+            | b"wbr"
+    )
+}
 
 /// The values one CSS rule gathers from a page.
 #[derive(Debug)]
@@ -202,9 +221,10 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
             }
         }
         let name = tag.name();
-        let void = VOID.iter().any(|v| name.eq_ignore_ascii_case(v));
+        let void = is_void(tag.lower());
         let depth = self.stack.len();
-        for r in 0..self.rules.len() {
+        let any_compound = self.current.iter().any(|word| *word != 0);
+        for r in (0..self.rules.len()).filter(|_| any_compound) {
             let rule = &self.rules[r];
             let hit = rule.alternatives.iter().any(|parts| {
                 let subject = parts[0].0;
@@ -215,7 +235,7 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
                 continue;
             }
             let rule = &mut self.rules[r];
-            if rule.rule.attr.is_none() && IMPLIED_END.iter().any(|e| tag.is(e)) {
+            if rule.rule.attr.is_none() && IMPLIED_END.iter().any(|e| tag.lower() == e.as_bytes()) {
                 rule.open
                     .retain(|(_, _, open)| !open.eq_ignore_ascii_case(name));
             }

@@ -14,6 +14,7 @@
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::sync::LazyLock;
 
@@ -399,25 +400,50 @@ fn join_plain(origin: &str, directory: &str, href: &str) -> Option<String> {
     Some(link)
 }
 
-/// Removes repeated strings, keeping each one's first occurrence, without hashing or
-/// cloning: sort positions by value, mark the later ones of each run.
+/// Removes repeated strings, keeping each one's first occurrence, with a set of
+/// borrowed strings under a cheap word-at-a-time hash (links are short and many share a
+/// long prefix, which makes sorting them compare the same bytes again and again).
 fn dedup_first_seen(items: &mut Vec<String>) {
     if items.len() < 2 {
         return;
     }
-    let mut order: Vec<usize> = (0..items.len()).collect();
-    order.sort_unstable_by(|a, b| items[*a].cmp(&items[*b]).then(a.cmp(b)));
-    let mut keep = vec![true; items.len()];
-    for pair in order.windows(2) {
-        if items[pair[0]] == items[pair[1]] {
-            keep[pair[1]] = false;
-        }
-    }
+    let keep: Vec<bool> = {
+        let mut seen: HashSet<&str, BuildHasherDefault<WordHasher>> =
+            HashSet::with_capacity_and_hasher(items.len(), BuildHasherDefault::default());
+        items
+            .iter()
+            .map(|item| seen.insert(item.as_str()))
+            .collect()
+    };
     let mut position = 0;
     items.retain(|_| {
         position += 1;
         keep[position - 1]
     });
+}
+
+/// A fast, non-cryptographic hasher for in-process sets of page strings (FxHash's
+/// multiply-rotate, eight bytes at a time). Not for keys an attacker could choose to
+/// collide at scale: a page's links are at most a few thousand.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(*byte)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 #[cfg(test)]

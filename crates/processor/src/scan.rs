@@ -73,20 +73,6 @@ impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
     }
 }
 
-/// Elements whose content is raw text up to their end tag.
-const RAW_TEXT: [&[u8]; 7] = [
-    b"script",
-    b"style",
-    b"xmp",
-    b"iframe",
-    b"noembed",
-    b"noframes",
-    b"noscript",
-];
-
-/// Longest tag name that changes how the tokenizer reads what follows (`plaintext`).
-const LONGEST_SPECIAL_NAME: usize = 9;
-
 /// Tokenizes `html` into `visitor`. Returns whether the page stayed within what the
 /// tokenizer models: `false` after a `<svg>` or `<math>` start tag or a `<!--` inside
 /// a script.
@@ -134,33 +120,29 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                     return modelled;
                 };
                 flush(visitor, text_start, lt);
-                let name = &bytes[tag.name.0..tag.name.1];
                 let mut after = end;
                 tag.content = None;
                 let mut kind = TextKind::Data;
-                if name.len() <= LONGEST_SPECIAL_NAME {
-                    let mut lower = [0u8; LONGEST_SPECIAL_NAME];
-                    lower[..name.len()].copy_from_slice(name);
-                    lower.make_ascii_lowercase();
-                    let name = &lower[..name.len()];
-                    if name == b"title" || name == b"textarea" {
-                        after = find_end_tag(bytes, end, name);
-                    } else if RAW_TEXT.contains(&name) {
+                match tag.lower() {
+                    name @ (b"title" | b"textarea") => after = find_end_tag(bytes, end, name),
+                    name @ (b"script" | b"style" | b"xmp" | b"iframe" | b"noembed"
+                    | b"noframes" | b"noscript") => {
                         after = find_end_tag(bytes, end, name);
                         kind = TextKind::Raw;
                         if name == b"script" && memmem::find(&bytes[end..after], b"<!--").is_some()
                         {
                             modelled = false;
                         }
-                    } else if name == b"plaintext" {
+                    }
+                    b"plaintext" => {
                         after = bytes.len();
                         kind = TextKind::Raw;
-                    } else if name == b"svg" || name == b"math" {
-                        modelled = false;
                     }
-                    if after > end {
-                        tag.content = Some(&html[end..after]);
-                    }
+                    b"svg" | b"math" => modelled = false,
+                    _ => {}
+                }
+                if after > end {
+                    tag.content = Some(&html[end..after]);
                 }
                 visitor.start_tag(&tag);
                 if let Some(content) = tag.content {
@@ -188,6 +170,8 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
 pub(crate) struct Tag<'a> {
     html: &'a str,
     name: (usize, usize),
+    /// The name in lower case.
+    lower: Vec<u8>,
     /// (name start, name end, value start, value end); a value-less attribute has an
     /// empty value range.
     attrs: Vec<(usize, usize, usize, usize)>,
@@ -201,6 +185,7 @@ impl<'a> Tag<'a> {
         Tag {
             html,
             name: (0, 0),
+            lower: Vec::new(),
             attrs: Vec::new(),
             content: None,
         }
@@ -211,9 +196,9 @@ impl<'a> Tag<'a> {
         &self.html[self.name.0..self.name.1]
     }
 
-    /// Whether the tag is named `lower` (given in lower case), in any case.
-    pub(crate) fn is(&self, lower: &str) -> bool {
-        self.name().eq_ignore_ascii_case(lower)
+    /// The tag name in lower case (of a start tag only).
+    pub(crate) fn lower(&self) -> &[u8] {
+        &self.lower
     }
 
     /// The first attribute named `name` (lower case), as written: character references
@@ -232,7 +217,8 @@ impl<'a> Tag<'a> {
     }
 }
 
-/// Reads a tag whose name starts at `at`, filling `tag` (attributes only when `attrs`),
+/// Reads a tag whose name starts at `at`, filling `tag` (its lower-case name and
+/// attributes only when `attrs`, for a start tag),
 /// and returns the index just past its `>`, or `None` when the page ends inside it.
 fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Option<usize> {
     tag.attrs.clear();
@@ -246,6 +232,11 @@ fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Opti
         at += 1;
     }
     tag.name = (name_start, at);
+    if attrs {
+        tag.lower.clear();
+        tag.lower.extend_from_slice(&bytes[name_start..at]);
+        tag.lower.make_ascii_lowercase();
+    }
     loop {
         // Before an attribute name: whitespace and `/` are skipped.
         while at < bytes.len() && matches!(bytes[at], b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/')

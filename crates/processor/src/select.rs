@@ -141,7 +141,11 @@ impl FastSelector {
 impl Compound {
     /// Whether the element of `tag` matches every part of this compound.
     pub(crate) fn matches(&self, tag: &Tag<'_>) -> bool {
-        if self.name.as_deref().is_some_and(|name| !tag.is(name)) {
+        if self
+            .name
+            .as_deref()
+            .is_some_and(|name| tag.lower() != name.as_bytes())
+        {
             return false;
         }
         self.conditions.iter().all(|c| c.matches(tag))

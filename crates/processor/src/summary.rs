@@ -52,14 +52,7 @@ impl SummaryVisitor<'_> {
 impl<'a> Visitor<'a> for SummaryVisitor<'a> {
     fn start_tag(&mut self, tag: &Tag<'a>) {
         let found = &mut self.found;
-        let name = tag.name();
-        if name.len() > "title".len() {
-            return;
-        }
-        let mut lower = [0u8; 5];
-        lower[..name.len()].copy_from_slice(name.as_bytes());
-        lower.make_ascii_lowercase();
-        match &lower[..name.len()] {
+        match tag.lower() {
             b"a" | b"area" if self.links => {
                 if let Some(href) = tag.get("href") {
                     found.hrefs.push(href);
