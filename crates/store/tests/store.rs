@@ -204,3 +204,18 @@ async fn idempotency_key_replays_or_rejects() {
     let reopened = Store::open(store.path()).unwrap();
     assert_eq!(reopened.active_jobs().unwrap().len(), 1);
 }
+
+#[test]
+fn a_new_file_has_16_kib_pages_in_wal_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    drop(Store::open(&path).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let page_size: i64 = conn
+        .pragma_query_value(None, "page_size", |r| r.get(0))
+        .unwrap();
+    let journal: String = conn
+        .pragma_query_value(None, "journal_mode", |r| r.get(0))
+        .unwrap();
+    assert_eq!((page_size, journal.as_str()), (16384, "wal"));
+}
