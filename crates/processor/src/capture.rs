@@ -68,6 +68,12 @@ impl Capture {
         }
     }
 
+    /// Whether nothing on the rest of the page can change the value: a rule without
+    /// `all` that has its value.
+    fn is_settled(&self) -> bool {
+        !self.all && !self.values.is_empty()
+    }
+
     /// Whether the rule has every value it may keep (one, or [`MAX_ALL_VALUES`] for
     /// `all`); a further match of an `all` rule marks the list as cut.
     pub(crate) fn is_full(&mut self) -> bool {
@@ -122,6 +128,8 @@ pub(crate) struct RuleMatcher<'r, 'a> {
     matched: Vec<u64>,
     /// The compounds the current start tag matched.
     current: Vec<u64>,
+    /// Every rule has its final value: the rest of the page is skipped.
+    settled: bool,
 }
 
 /// One rule and its state during the pass.
@@ -134,6 +142,13 @@ struct FastRule<'r, 'a> {
     capture: Capture,
     /// Values still taking text: (value index, stack depth of the element, its name).
     open: Vec<(usize, usize, &'a str)>,
+}
+
+impl FastRule<'_, '_> {
+    /// Whether the rule's value is final: settled, and no longer taking text.
+    fn is_settled(&self) -> bool {
+        self.capture.is_settled() && self.open.is_empty()
+    }
 }
 
 impl<'r, 'a> RuleMatcher<'r, 'a> {
@@ -171,6 +186,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             stack: Vec::new(),
             matched: Vec::new(),
             current: vec![0; stride],
+            settled: false,
         }
     }
 
@@ -212,6 +228,9 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
 
 impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
     fn start_tag(&mut self, tag: &Tag<'a>) {
+        if self.settled {
+            return;
+        }
         for (k, compound) in self.compounds.iter().enumerate() {
             let bit = 1 << (k % 64);
             if compound.matches(tag) {
@@ -260,9 +279,13 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
             self.stack.push(name);
             self.matched.extend_from_slice(&self.current);
         }
+        self.settled = self.rules.iter().all(FastRule::is_settled);
     }
 
     fn end_tag(&mut self, name: &'a str) {
+        if self.settled {
+            return;
+        }
         let Some(depth) = self
             .stack
             .iter()
@@ -275,9 +298,13 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
         for rule in &mut self.rules {
             rule.open.retain(|(_, d, _)| *d < depth);
         }
+        self.settled = self.rules.iter().all(FastRule::is_settled);
     }
 
     fn text(&mut self, text: &'a str, kind: TextKind) {
+        if self.settled {
+            return;
+        }
         let mut decoded: Option<Cow<'a, str>> = None;
         for rule in &mut self.rules {
             if rule.open.is_empty() {

@@ -507,7 +507,7 @@ mod tests {
     }
 
     /// Pages that stress the open-element stack and the tokenizer.
-    const TRICKY: [&str; 16] = [
+    const TRICKY: [&str; 17] = [
         "<div class=a><p>one<p>two</div>after<div class=a>three</div>",
         "<ul><li class='x y'>1<li class=x>2 <b>bold</ul><li class=x>3",
         "<p id=P>a<br>b<img src=x alt=y>c<input value=v><hr>d</p>",
@@ -524,10 +524,11 @@ mod tests {
         "<div class=a><div class=b><div class=a><p>q</p></div></div></div>",
         "<dl><dt class=t>term<dd>def<dt class=t>t2</dl><select><option class=o>1<option class=o>2</select>",
         "<div class=a>unclosed <p>to the end <a href=/cut",
+        "<my-element-1 class=a>x<my-element-2 class=a>y</MY-ELEMENT-1>z</my-element-2>w<p>v",
     ];
 
     /// Selectors of the fast subset, with and without `attr` and `all`.
-    const SELECTORS: [&str; 24] = [
+    const SELECTORS: [&str; 25] = [
         "div",
         "*",
         "p",
@@ -552,6 +553,7 @@ mod tests {
         "[data-x*=''], [title='a &amp; b' i]",
         "tr.r, td, dt, dd, option.o",
         "br, img, input, hr",
+        "my-element-2, MY-ELEMENT-1 > p",
     ];
 
     #[test]

@@ -155,9 +155,11 @@ impl Compound {
 impl Condition {
     fn matches(&self, tag: &Tag<'_>) -> bool {
         match self {
-            Condition::Class(class) => tag
-                .raw("class")
-                .is_some_and(|v| v.split(is_space).any(|c| c == class)),
+            Condition::Class(class) => tag.raw("class").is_some_and(|v| {
+                v.as_bytes()
+                    .split(|b| is_space(char::from(*b)))
+                    .any(|c| c == class.as_bytes())
+            }),
             Condition::Id(id) => tag.raw("id") == Some(id.as_str()),
             Condition::Attr {
                 name,
