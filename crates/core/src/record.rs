@@ -1,7 +1,7 @@
 //! The record of the contract (one per submitted URL) and the row the store keeps of it.
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
 use actix::Message;
@@ -243,9 +243,238 @@ impl Record {
             seq: self.seq,
             ok: self.ok,
             error_kind: self.error.as_ref().map(|e| e.kind),
-            json: serde_json::to_string(self).expect("a record always serializes"),
+            json: self.to_json(),
         }
     }
+
+    /// The record as compact JSON, byte for byte what `serde_json::to_string` gives,
+    /// written directly: one buffer sized up front and strings escaped in bulk (a
+    /// page's links make most of a record, and serde_json escapes byte by byte).
+    fn to_json(&self) -> String {
+        let html = self.html.as_ref();
+        let links = html.and_then(|h| h.links.as_ref());
+        let strings = [&self.url, &self.job_id]
+            .into_iter()
+            .map(String::len)
+            .sum::<usize>()
+            + [&self.final_url, &self.text, &self.body]
+                .into_iter()
+                .flatten()
+                .map(String::len)
+                .sum::<usize>()
+            + links.map_or(0, |l| l.iter().map(|link| link.len() + 3).sum())
+            + self.json.as_ref().map_or(0, |j| j.get().len());
+        let mut out = JsonOut(String::with_capacity(strings + strings / 16 + 512));
+        out.0.push('{');
+        out.key("job_id", true).str(&self.job_id);
+        out.key("seq", false).display(self.seq);
+        out.key("url", false).str(&self.url);
+        out.key("ref", false).opt_str(self.reference.as_deref());
+        out.key("final_url", false)
+            .opt_str(self.final_url.as_deref());
+        out.key("status", false).opt_display(self.status);
+        out.key("ok", false).display(self.ok);
+        out.key("error", false);
+        match &self.error {
+            Some(error) => {
+                out.0.push('{');
+                out.key("kind", true).str(error.kind.as_str());
+                out.key("message", false).str(&error.message);
+                out.0.push('}');
+            }
+            None => out.null(),
+        }
+        out.key("attempts", false).display(self.attempts);
+        out.key("elapsed_ms", false).opt_display(self.elapsed_ms);
+        out.key("fetched_at", false)
+            .opt_str(self.fetched_at.as_deref());
+        out.key("content_type", false)
+            .opt_str(self.content_type.as_deref());
+        out.key("bytes", false).opt_display(self.bytes);
+        out.key("sha256", false).opt_str(self.sha256.as_deref());
+        out.key("redirects", false)
+            .list(&self.redirects, |out, hop| {
+                out.0.push('{');
+                out.key("url", true).str(&hop.url);
+                out.key("status", false).display(hop.status);
+                out.0.push('}');
+            });
+        out.key("json", false);
+        match &self.json {
+            Some(raw) => out.0.push_str(raw.get()),
+            None => out.null(),
+        }
+        out.key("html", false);
+        match html {
+            Some(h) => {
+                out.0.push('{');
+                out.key("title", true).opt_str(h.title.as_deref());
+                out.key("description", false)
+                    .opt_str(h.description.as_deref());
+                out.key("canonical", false).opt_str(h.canonical.as_deref());
+                out.key("lang", false).opt_str(h.lang.as_deref());
+                out.key("links", false);
+                match links {
+                    Some(links) => out.list(links, |out, link| out.str(link)),
+                    None => out.null(),
+                }
+                out.0.push('}');
+            }
+            None => out.null(),
+        }
+        out.key("text", false).opt_str(self.text.as_deref());
+        out.key("headers", false);
+        match &self.headers {
+            Some(headers) => out.object(headers, |out, value| out.str(value)),
+            None => out.null(),
+        }
+        out.key("body", false).opt_str(self.body.as_deref());
+        out.key("extract", false)
+            .object(&self.extract, JsonOut::value);
+        out.key("notes", false).list(&self.notes, |out, note| {
+            out.0.push('{');
+            out.key("code", true).str(&note.code);
+            out.key("message", false).str(&note.message);
+            out.0.push('}');
+        });
+        out.0.push('}');
+        out.0
+    }
+}
+
+/// Compact JSON written into a string, formatted exactly as serde_json formats it.
+struct JsonOut(String);
+
+impl JsonOut {
+    /// `"name":`, after a comma unless it is the object's `first` key.
+    fn key(&mut self, name: &str, first: bool) -> &mut Self {
+        if !first {
+            self.0.push(',');
+        }
+        self.str(name);
+        self.0.push(':');
+        self
+    }
+
+    fn null(&mut self) {
+        self.0.push_str("null");
+    }
+
+    /// A number or a boolean.
+    fn display(&mut self, value: impl fmt::Display) {
+        write!(self.0, "{value}").expect("writing to a String cannot fail");
+    }
+
+    fn opt_display(&mut self, value: Option<impl fmt::Display>) {
+        match value {
+            Some(value) => self.display(value),
+            None => self.null(),
+        }
+    }
+
+    fn opt_str(&mut self, value: Option<&str>) {
+        match value {
+            Some(value) => self.str(value),
+            None => self.null(),
+        }
+    }
+
+    fn list<T>(&mut self, items: &[T], mut item: impl FnMut(&mut Self, &T)) {
+        self.0.push('[');
+        for (i, each) in items.iter().enumerate() {
+            if i > 0 {
+                self.0.push(',');
+            }
+            item(self, each);
+        }
+        self.0.push(']');
+    }
+
+    fn object<'v, V: 'v>(
+        &mut self,
+        entries: impl IntoIterator<Item = (&'v String, &'v V)>,
+        mut value: impl FnMut(&mut Self, &V),
+    ) {
+        self.0.push('{');
+        for (i, (name, each)) in entries.into_iter().enumerate() {
+            self.key(name, i == 0);
+            value(self, each);
+        }
+        self.0.push('}');
+    }
+
+    /// Any JSON value; strings and containers here, scalars as serde_json prints them.
+    fn value(&mut self, value: &serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(s) => self.str(s),
+            Value::Array(items) => self.list(items, JsonOut::value),
+            Value::Object(map) => self.object(map, JsonOut::value),
+            scalar => self.display(scalar),
+        }
+    }
+
+    /// `s` as a JSON string, escaped as serde_json escapes: `"`, `\\` and control
+    /// characters, with the short forms for backspace, tab, newline, form feed and
+    /// carriage return. Runs without such bytes are found eight bytes at a time and
+    /// copied whole.
+    fn str(&mut self, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let bytes = s.as_bytes();
+        self.0.push('"');
+        let mut copied = 0;
+        let mut at = 0;
+        while at < bytes.len() {
+            if let Some(word) = bytes.get(at..at + 8) {
+                if !needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
+                    at += 8;
+                    continue;
+                }
+            }
+            let byte = bytes[at];
+            let short = match byte {
+                b'"' => Some('"'),
+                b'\\' => Some('\\'),
+                0x08 => Some('b'),
+                0x0C => Some('f'),
+                b'\n' => Some('n'),
+                b'\r' => Some('r'),
+                b'\t' => Some('t'),
+                0x00..=0x1F => None,
+                _ => {
+                    at += 1;
+                    continue;
+                }
+            };
+            // `at` is an ASCII byte: a char boundary.
+            self.0.push_str(&s[copied..at]);
+            self.0.push('\\');
+            match short {
+                Some(c) => self.0.push(c),
+                None => {
+                    self.0.push_str("u00");
+                    self.0.push(char::from(HEX[usize::from(byte >> 4)]));
+                    self.0.push(char::from(HEX[usize::from(byte & 0xF)]));
+                }
+            }
+            at += 1;
+            copied = at;
+        }
+        self.0.push_str(&s[copied..]);
+        self.0.push('"');
+    }
+}
+
+/// Whether any of the eight bytes of `word` must be escaped in a JSON string: below
+/// 0x20, `"` or `\\`. (Exact for "any", the classic has-zero-byte test.)
+fn needs_escape(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
+    below_space
+        || has_zero(word ^ (ONES * u64::from(b'"')))
+        || has_zero(word ^ (ONES * u64::from(b'\\')))
 }
 
 /// A record as the store keeps it: the indexed columns and the record's JSON text, so
@@ -314,5 +543,104 @@ mod tests {
             assert!(keys.contains(&key), "missing {key}");
         }
         assert_eq!(value["error"]["kind"], "invalid_url");
+    }
+
+    /// Strings that stress escaping: every control character, quotes, backslashes,
+    /// DEL, non-ASCII, and runs longer than a word on both sides of an escape.
+    fn tricky_strings() -> Vec<String> {
+        let controls: String = (0u8..0x20).map(char::from).collect();
+        vec![
+            String::new(),
+            "plain ascii text longer than eight bytes".to_owned(),
+            controls.clone(),
+            format!("a{controls}b\"c\\d\u{7f}e"),
+            "\"quoted\" and \\back\\slashed\\".to_owned(),
+            "Grüße, 日本語, emoji 🦀, \u{2028}\u{2029} and \u{FEFF}".to_owned(),
+            "12345678\"12345678\\12345678\n1234567\t".to_owned(),
+            "x".repeat(8) + "\u{1}" + &"y".repeat(15),
+        ]
+    }
+
+    #[test]
+    fn stored_json_is_what_serde_json_writes() {
+        use serde_json::json;
+
+        let strings = tricky_strings();
+        let mut full = Record::new(&strings[1], 7, &strings[3], Some(&strings[4]));
+        full.final_url = Some(strings[5].clone());
+        full.status = Some(404);
+        full.error = Some(RecordError {
+            kind: ErrorKind::BodyTooLarge,
+            message: strings[6].clone(),
+        });
+        full.attempts = 3;
+        full.elapsed_ms = Some(u64::MAX);
+        full.fetched_at = Some("2026-11-25T10:00:00Z".into());
+        full.content_type = Some(strings[2].clone());
+        full.bytes = Some(0);
+        full.sha256 = Some("ab".repeat(32));
+        full.redirects = strings
+            .iter()
+            .map(|url| Redirect {
+                url: url.clone(),
+                status: 301,
+            })
+            .collect();
+        full.json = Some(
+            RawValue::from_string(r#"{"a": [1, 2.50, "x\"y"],  "b":null}"#.to_owned()).unwrap(),
+        );
+        full.html = Some(HtmlSummary {
+            title: Some(strings[5].clone()),
+            description: None,
+            canonical: Some(strings[7].clone()),
+            lang: Some(String::new()),
+            links: Some(strings.clone()),
+        });
+        full.text = Some(strings[3].clone());
+        full.headers = Some(strings.iter().map(|s| (s.clone(), s.clone())).collect());
+        full.body = Some(strings[2].clone());
+        full.extract = json!({
+            "z": null, "a": true, "n": -12, "f": 1.5e300, "u": u64::MAX, "s": strings[3],
+            "list": strings, "nested": {"k\"": [{"x": 0.1}, [], {}], "e": ""},
+        })
+        .as_object()
+        .unwrap()
+        .clone();
+        full.notes = strings
+            .iter()
+            .map(|s| Note::new("code", s.clone()))
+            .collect();
+
+        let mut bare = Record::new("j", 0, "u", None);
+        bare.html = Some(HtmlSummary::default());
+        bare.headers = Some(BTreeMap::new());
+        for record in [
+            full,
+            bare,
+            Record::failed("j", 1, "x", None, ErrorKind::Dns, ""),
+        ] {
+            let stored = record.to_stored(1).json;
+            assert_eq!(stored, serde_json::to_string(&record).unwrap());
+            let back: Record = serde_json::from_str(&stored).unwrap();
+            assert_eq!(serde_json::to_string(&back).unwrap(), stored);
+        }
+    }
+
+    #[test]
+    fn every_string_escapes_like_serde_json() {
+        let mut strings = tricky_strings();
+        // Each escapable byte at each position of a word.
+        for byte in (0u8..0x20).chain([b'"', b'\\', 0x7F]) {
+            for at in 0..17 {
+                let mut s = "a".repeat(17);
+                s.insert(at, char::from(byte));
+                strings.push(s);
+            }
+        }
+        for s in strings {
+            let mut out = JsonOut(String::new());
+            out.str(&s);
+            assert_eq!(out.0, serde_json::to_string(&s).unwrap(), "{s:?}");
+        }
     }
 }
