@@ -14,7 +14,6 @@
 use std::borrow::Cow;
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::rc::Rc;
 use std::sync::LazyLock;
 
@@ -25,9 +24,10 @@ use lol_html::{
 };
 use serde_json::Value;
 use trawl_core::record::HtmlSummary;
-use url::{Position, Url};
+use url::Url;
 
 use crate::capture::{Capture, RuleMatcher, IMPLIED_END};
+use crate::links::resolve_links;
 use crate::rules::{CompiledRules, CssRule};
 use crate::scan::tokenize;
 use crate::summary::{Scanned, SummaryVisitor};
@@ -319,133 +319,6 @@ fn summarize(scanned: Scanned<'_>, page_url: &Url, links: bool) -> HtmlSummary {
     }
 }
 
-/// `hrefs` resolved against `base`: http(s) only, without fragments, deduplicated in
-/// first-seen order. Empty and fragment-only hrefs point at the page itself and are
-/// skipped.
-fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> Vec<String> {
-    let origin = &base[..Position::BeforePath];
-    let directory = base
-        .path()
-        .rfind('/')
-        .map_or("/", |slash| &base.path()[..=slash]);
-    let fast = matches!(base.scheme(), "http" | "https").then_some((origin, directory));
-    let mut links: Vec<String> = hrefs
-        .iter()
-        .filter_map(|href| {
-            let href = href
-                .as_ref()
-                .trim_matches(|c: char| c.is_ascii_whitespace());
-            if href.is_empty() || href.starts_with('#') {
-                return None;
-            }
-            if let Some(link) =
-                fast.and_then(|(origin, directory)| join_plain(origin, directory, href))
-            {
-                return Some(link);
-            }
-            let mut url = base.join(href).ok()?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return None;
-            }
-            url.set_fragment(None);
-            Some(String::from(url))
-        })
-        .collect();
-    dedup_first_seen(&mut links);
-    links
-}
-
-/// `href` joined to an http(s) base by concatenation, when that gives exactly what the
-/// URL parser would: a path-absolute or bare relative path of characters the parser
-/// keeps as they are, without dot segments. `None` means "use the parser". Most links
-/// on real pages take this path, which is several times cheaper than parsing.
-fn join_plain(origin: &str, directory: &str, href: &str) -> Option<String> {
-    let href = href.split_once('#').map_or(href, |(before, _)| before);
-    let bytes = href.as_bytes();
-    let absolute_path = bytes.first() == Some(&b'/');
-    if bytes.is_empty() || bytes.starts_with(b"//") || bytes[0] == b'?' || bytes[0] == b'.' {
-        return None;
-    }
-    let path_end = href.find('?').unwrap_or(href.len());
-    if href.contains("/.") || (!absolute_path && href[..path_end].split('/').next()?.contains(':'))
-    {
-        return None;
-    }
-    let mut escape = 0;
-    for b in bytes {
-        if escape > 0 {
-            escape -= 1;
-            if !b.is_ascii_hexdigit() {
-                return None;
-            }
-            continue;
-        }
-        match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => {}
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' | b','
-            | b';' | b'=' | b':' | b'@' | b'/' | b'?' => {}
-            b'%' => escape = 2,
-            _ => return None,
-        }
-    }
-    if escape > 0 {
-        return None;
-    }
-    let mut link = String::with_capacity(origin.len() + directory.len() + href.len());
-    link.push_str(origin);
-    if !absolute_path {
-        link.push_str(directory);
-    }
-    link.push_str(href);
-    Some(link)
-}
-
-/// Removes repeated strings, keeping each one's first occurrence, with a set of
-/// borrowed strings under a cheap word-at-a-time hash (links are short and many share a
-/// long prefix, which makes sorting them compare the same bytes again and again).
-fn dedup_first_seen(items: &mut Vec<String>) {
-    if items.len() < 2 {
-        return;
-    }
-    let keep: Vec<bool> = {
-        let mut seen: HashSet<&str, BuildHasherDefault<WordHasher>> =
-            HashSet::with_capacity_and_hasher(items.len(), BuildHasherDefault::default());
-        items
-            .iter()
-            .map(|item| seen.insert(item.as_str()))
-            .collect()
-    };
-    let mut position = 0;
-    items.retain(|_| {
-        position += 1;
-        keep[position - 1]
-    });
-}
-
-/// A fast, non-cryptographic hasher for in-process sets of page strings (FxHash's
-/// multiply-rotate, eight bytes at a time). Not for keys an attacker could choose to
-/// collide at scale: a page's links are at most a few thousand.
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        for byte in chunks.remainder() {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(*byte)).wrapping_mul(K);
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -453,58 +326,6 @@ mod tests {
     use trawl_core::job::ExtractRule;
 
     use super::*;
-
-    #[test]
-    fn dedup_keeps_first_occurrences_in_order() {
-        let mut items: Vec<String> = ["b", "a", "b", "c", "a", "b"].map(String::from).to_vec();
-        dedup_first_seen(&mut items);
-        assert_eq!(items, ["b", "a", "c"]);
-    }
-
-    #[test]
-    fn plain_joins_match_the_url_parser() {
-        let hrefs = [
-            "/a/b?x=1&y=2",
-            "rel/one",
-            "page2.html",
-            "/p%20q",
-            "a:b/c",
-            "/a/./b",
-            "../up",
-            "x/../y",
-            "/bad%zz",
-            "/sp ace",
-            "?q=1",
-            "/a#frag",
-            "rel#f",
-            "/q?a=b?c",
-            "/~user/(x)",
-            "é",
-            "/a\\b",
-        ];
-        for base in [
-            "https://h.example/dir/page?q",
-            "http://h.example:8080",
-            "https://u:p@h.example/a/b/",
-        ] {
-            let base = Url::parse(base).unwrap();
-            for href in hrefs {
-                let mut expected = base.join(href).unwrap();
-                expected.set_fragment(None);
-                let expected: Vec<String> = expected
-                    .scheme()
-                    .starts_with("http")
-                    .then(|| expected.to_string())
-                    .into_iter()
-                    .collect();
-                assert_eq!(
-                    resolve_links(&[href.to_owned()], &base),
-                    expected,
-                    "{base} + {href}"
-                );
-            }
-        }
-    }
 
     /// Pages that stress the open-element stack and the tokenizer.
     const TRICKY: [&str; 17] = [

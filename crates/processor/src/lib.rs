@@ -16,6 +16,7 @@
 //! - `html`: an HTML page's summary, links, visible text and CSS rule values.
 //! - `scan`: the fast tokenizer that every HTML record pays for.
 //! - `summary`: the summary and link targets, gathered during that pass.
+//! - `links`: link targets made absolute, with a fast path for the plain forms.
 //! - `select`: the CSS selectors the fast pass evaluates itself.
 //! - `capture`: CSS rule values, and their evaluation during the fast pass.
 //! - `rules`: extraction rules, compiled and evaluated; [`RuleError`].
@@ -32,6 +33,7 @@ mod capture;
 mod decode;
 mod html;
 mod json;
+mod links;
 mod processor;
 mod record;
 mod rules;
