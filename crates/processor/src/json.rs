@@ -1,10 +1,7 @@
 //! JSON bodies: validated and kept as their original text ([`RawValue`]), which is much
 //! cheaper than parsing into a tree and serializing it again.
 
-use std::fmt;
-
-use serde::de::{DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::Deserializer;
+use memchr::memchr2_iter;
 use serde_json::value::RawValue;
 use serde_json::Value;
 use trawl_core::record::Note;
@@ -29,117 +26,140 @@ pub(crate) fn parse_raw(text: &str) -> Result<Box<RawValue>, Note> {
 }
 
 /// The value a JSON Pointer names in `raw` (already validated), or null. It walks the
-/// text: members and elements off the path are skipped, not built, and only the value
-/// found becomes a tree, so a pointer costs a fraction of parsing the whole document.
+/// text: members and elements off the path are skipped by a byte scan (the text is
+/// known to be valid, so nothing is checked again), and only the value found becomes
+/// a tree, so a pointer costs a fraction of parsing the whole document.
 pub(crate) fn pointer(raw: &RawValue, pointer: &str) -> Value {
-    let mut current = raw;
+    let mut current = raw.get();
     if !pointer.is_empty() {
         for token in pointer[1..].split('/') {
             let token = token.replace("~1", "/").replace("~0", "~");
-            let mut de = serde_json::Deserializer::from_str(current.get());
-            match (Step { token: &token }).deserialize(&mut de) {
-                Ok(Some(next)) => current = next,
-                _ => return Value::Null,
+            match step(current, &token) {
+                Some(next) => current = next,
+                None => return Value::Null,
             }
         }
     }
-    serde_json::from_str(current.get()).unwrap_or(Value::Null)
+    serde_json::from_str(current).unwrap_or(Value::Null)
 }
 
-/// One pointer step: the member named `token` of an object, or the element at index
-/// `token` of an array; `None` when there is none.
-struct Step<'t> {
-    token: &'t str,
-}
-
-impl<'de> DeserializeSeed<'de> for Step<'_> {
-    type Value = Option<&'de RawValue>;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<Self::Value, D::Error> {
-        de.deserialize_any(self)
+/// One pointer step in `value`, the text of a valid JSON value: the member named
+/// `token` of an object (the last one, as in a parsed tree, when a key repeats), or the
+/// element at index `token` of an array; `None` when there is none.
+fn step<'t>(value: &'t str, token: &str) -> Option<&'t str> {
+    let text = Text(value.as_bytes());
+    let mut at = text.skip_space(0);
+    match text.0.get(at)? {
+        b'{' => {
+            let mut found = None;
+            at = text.skip_space(at + 1);
+            while text.0.get(at)? == &b'"' {
+                let key_end = text.string_end(at)?;
+                let key = &value[at..key_end];
+                let value_start = text.skip_space(text.skip_space(key_end) + 1);
+                let value_end = text.value_end(value_start)?;
+                if key_is(key, token) {
+                    found = Some(&value[value_start..value_end]);
+                }
+                at = text.skip_space(value_end);
+                if text.0.get(at) == Some(&b',') {
+                    at = text.skip_space(at + 1);
+                }
+            }
+            found
+        }
+        b'[' => {
+            // RFC 6901: an index is `0` or digits without a leading zero.
+            let index = match token.parse::<usize>() {
+                Ok(i) if token == "0" || !token.starts_with(['0', '+']) => i,
+                _ => return None,
+            };
+            at = text.skip_space(at + 1);
+            for _ in 0..index {
+                if text.0.get(at)? == &b']' {
+                    return None;
+                }
+                at = text.skip_space(text.value_end(at)?);
+                if text.0.get(at) == Some(&b',') {
+                    at = text.skip_space(at + 1);
+                }
+            }
+            if text.0.get(at)? == &b']' {
+                return None;
+            }
+            Some(&value[at..text.value_end(at)?])
+        }
+        _ => None,
     }
 }
 
-impl<'de> Visitor<'de> for Step<'_> {
-    type Value = Option<&'de RawValue>;
+/// Whether `key`, an object key as written (quotes and escapes included), is `token`.
+fn key_is(key: &str, token: &str) -> bool {
+    let inner = &key[1..key.len() - 1];
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(key).is_ok_and(|key| key == token)
+    } else {
+        inner == token
+    }
+}
 
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON value")
+/// The bytes of valid JSON text, scanned without checking it again.
+struct Text<'t>(&'t [u8]);
+
+impl Text<'_> {
+    /// The first index at or after `at` that is not JSON whitespace.
+    fn skip_space(&self, mut at: usize) -> usize {
+        while matches!(self.0.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            at += 1;
+        }
+        at
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        // A repeated key: the last one wins, as in a parsed tree.
-        let mut found = None;
-        while let Some(key) = map.next_key_seed(KeyIs(self.token))? {
-            if key {
-                found = Some(map.next_value::<&'de RawValue>()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+    /// The index past the string that starts (with its `"`) at `at`. A plain loop:
+    /// most strings in JSON documents are shorter than a vector search's set-up.
+    fn string_end(&self, mut at: usize) -> Option<usize> {
+        at += 1;
+        loop {
+            match self.0.get(at)? {
+                b'"' => return Some(at + 1),
+                b'\\' => at += 2,
+                _ => at += 1,
             }
         }
-        Ok(found)
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        // RFC 6901: an index is `0` or digits without a leading zero.
-        let index = match self.token.parse::<usize>() {
-            Ok(i) if self.token == "0" || !self.token.starts_with(['0', '+']) => i,
-            _ => {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                return Ok(None);
+    /// The index past the value that starts at `at`.
+    fn value_end(&self, at: usize) -> Option<usize> {
+        match self.0.get(at)? {
+            b'"' => self.string_end(at),
+            b'{' | b'[' => {
+                let mut depth = 0usize;
+                let mut i = at;
+                loop {
+                    match self.0.get(i)? {
+                        b'"' => {
+                            i = self.string_end(i)?;
+                            continue;
+                        }
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth -= 1;
+                            if depth == 0 {
+                                return Some(i + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                    i += 1;
+                }
             }
-        };
-        for _ in 0..index {
-            if seq.next_element::<IgnoredAny>()?.is_none() {
-                return Ok(None);
-            }
+            _ => Some(
+                at + self.0[at..]
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(self.0.len() - at),
+            ),
         }
-        let found = seq.next_element::<&'de RawValue>()?;
-        // The parser wants the whole array read.
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(found)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-}
-
-/// An object key compared with a pointer token (keys with escapes arrive unescaped).
-struct KeyIs<'t>(&'t str);
-
-impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn deserialize<D: Deserializer<'de>>(self, de: D) -> Result<bool, D::Error> {
-        de.deserialize_str(self)
-    }
-}
-
-impl<'de> Visitor<'de> for KeyIs<'_> {
-    type Value = bool;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an object key")
-    }
-
-    fn visit_str<E>(self, key: &str) -> Result<bool, E> {
-        Ok(key == self.0)
     }
 }
 
@@ -154,6 +174,10 @@ fn too_deep() -> Note {
 /// do not count). A cheap byte scan: it runs before parsing so a hostile body never
 /// reaches a recursive parser.
 fn exceeds_depth(json: &[u8], max: usize) -> bool {
+    // Most documents open fewer brackets in all than the limit: no need to track them.
+    if memchr2_iter(b'[', b'{', json).nth(max).is_none() {
+        return false;
+    }
     let mut depth = 0usize;
     let mut in_string = false;
     let mut escaped = false;
@@ -222,6 +246,53 @@ mod tests {
         }
         assert_eq!(pointer(&raw, "/z/0"), 4);
         assert_eq!(pointer(&raw, "/a/b~1c/1/d"), Value::Null);
+    }
+
+    /// Every pointer into `value`, with a miss below each container.
+    fn every_pointer(value: &Value, prefix: &str, out: &mut Vec<String>) {
+        out.push(prefix.to_owned());
+        let escape = |key: &str| key.replace('~', "~0").replace('/', "~1");
+        match value {
+            Value::Object(map) => {
+                out.push(format!("{prefix}/missing"));
+                for (key, child) in map {
+                    every_pointer(child, &format!("{prefix}/{}", escape(key)), out);
+                }
+            }
+            Value::Array(items) => {
+                out.push(format!("{prefix}/{}", items.len()));
+                out.push(format!("{prefix}/x"));
+                for (i, child) in items.iter().enumerate() {
+                    every_pointer(child, &format!("{prefix}/{i}"), out);
+                }
+            }
+            _ => out.push(format!("{prefix}/0")),
+        }
+    }
+
+    #[test]
+    fn every_pointer_walks_like_the_tree() {
+        let texts = [
+            r#" { "a" : [ 1 , -2.5e+3 , true , null , "s" , { } , [ ] ] ,
+                "str\"ing" : "with \\ \" ] } { [ , : inside" ,
+                "\u0061\u00e9" : { "k" : [ [ [ 0 ] ] , { "z" : "last" } ] } ,
+                "" : 0 , "~/" : { "x" : "y" } , "n" : 1E2 , "e" : "\u20ac" }
+            "#,
+            "[[],{},[{}],\"]\",\"\\\\\",0,[1,[2,[3]]]]",
+            "\"top\"",
+            "  42 ",
+            "{\"dup\": {\"a\": 1}, \"dup\": {\"b\": [2]}}",
+        ];
+        for text in texts {
+            let raw = parse_raw(text).unwrap();
+            let doc: Value = serde_json::from_str(text).unwrap();
+            let mut pointers = Vec::new();
+            every_pointer(&doc, "", &mut pointers);
+            for p in pointers {
+                let by_tree = doc.pointer(&p).cloned().unwrap_or(Value::Null);
+                assert_eq!(pointer(&raw, &p), by_tree, "{p} in {text}");
+            }
+        }
     }
 
     #[test]

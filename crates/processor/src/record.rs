@@ -115,7 +115,13 @@ impl Body<'_> {
         let content_type = self.head.content_type.as_deref();
         record.content_type = content_type.map(str::to_owned);
         record.bytes = Some(self.bytes.len() as u64);
-        record.sha256 = Some(hex::encode(Sha256::digest(self.bytes)));
+        let mut sha256 = [0; 64];
+        hex::encode_to_slice(Sha256::digest(self.bytes), &mut sha256).expect("64 hex digits");
+        record.sha256 = Some(
+            std::str::from_utf8(&sha256)
+                .expect("hex is ASCII")
+                .to_owned(),
+        );
         if wants(ProcessPart::Headers) {
             record.headers = Some(headers(self.head));
         }
