@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -13,7 +14,7 @@ use futures_util::stream;
 use serde::Deserialize;
 use trawl_core::job::JobKey;
 use trawl_core::record::ErrorKind;
-use trawl_store::{RecordFilter, RecordRow, Store};
+use trawl_store::{RecordFilter, Store, StoreError};
 
 use crate::cursor;
 use crate::error::ApiError;
@@ -25,6 +26,8 @@ const PAGE_DEFAULT: usize = 100;
 const PAGE_MAX: usize = 1000;
 /// Records read from the store per chunk of a stream.
 const STREAM_CHUNK: usize = 1000;
+/// Bytes reserved for a chunk up front: most records are 0.5–2 KiB.
+const CHUNK_CAPACITY: usize = 1 << 20;
 
 /// The fixed CSV columns, before one `extract.<name>` column per rule.
 const CSV_COLUMNS: [&str; 15] = [
@@ -101,14 +104,13 @@ pub(crate) async fn results(
                 job.key,
                 filter,
                 None,
-                ndjson_chunk,
+                StreamFormat::Ndjson,
             ))),
         Format::Csv => {
-            let rules: Vec<String> = job.options.extract.keys().cloned().collect();
+            let rules: Arc<[String]> = job.options.extract.keys().cloned().collect();
             let mut head: Vec<String> = CSV_COLUMNS.iter().map(|c| c.to_string()).collect();
             head.extend(rules.iter().map(|name| format!("extract.{name}")));
             let header_row = csv_row(&head);
-            let render = move |rows: &[RecordRow]| csv_chunk(rows, &rules);
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
                 .insert_header((
@@ -120,7 +122,7 @@ pub(crate) async fn results(
                     job.key,
                     filter,
                     Some(header_row),
-                    render,
+                    StreamFormat::Csv(rules),
                 )))
         }
     }
@@ -172,47 +174,94 @@ fn filter(query: &HashMap<String, String>) -> Result<RecordFilter, ApiError> {
     Ok(RecordFilter { ok, error_kind })
 }
 
-/// Streams every committed record of `job` matching `filter`, `STREAM_CHUNK` rows per
-/// store read, each chunk rendered by `render`, after an optional `first` chunk.
+/// How a stream renders records.
+#[derive(Clone)]
+enum StreamFormat {
+    /// Each record's JSON text and a newline.
+    Ndjson,
+    /// One CSV row per record, with one column per extraction rule (these names).
+    Csv(Arc<[String]>),
+}
+
+impl StreamFormat {
+    /// Reads up to [`STREAM_CHUNK`] records of `job` after seq `after` and renders them
+    /// as one chunk; also returns where the next chunk starts, `None` after the last.
+    fn read_chunk(
+        &self,
+        store: &Store,
+        job: JobKey,
+        after: Option<u64>,
+        filter: &RecordFilter,
+    ) -> Result<(Bytes, Option<u64>), StoreError> {
+        let mut last = None;
+        let (chunk, read) = match self {
+            StreamFormat::Ndjson => {
+                let mut out = Vec::with_capacity(CHUNK_CAPACITY);
+                let read =
+                    store.visit_records_after(job, after, STREAM_CHUNK, filter, |seq, json| {
+                        out.extend_from_slice(json.as_bytes());
+                        out.push(b'\n');
+                        last = Some(seq);
+                    })?;
+                (out, read)
+            }
+            StreamFormat::Csv(rules) => {
+                let mut writer = csv::Writer::from_writer(Vec::with_capacity(CHUNK_CAPACITY));
+                let read =
+                    store.visit_records_after(job, after, STREAM_CHUNK, filter, |seq, json| {
+                        write_csv_record(&mut writer, seq, json, rules);
+                        last = Some(seq);
+                    })?;
+                let out = writer
+                    .into_inner()
+                    .expect("flushing CSV to memory cannot fail");
+                (out, read)
+            }
+        };
+        let next = if read == STREAM_CHUNK { last } else { None };
+        Ok((Bytes::from(chunk), next))
+    }
+}
+
+/// Streams every committed record of `job` matching `filter`, read and rendered
+/// [`STREAM_CHUNK`] records at a time on the blocking pool, after an optional `first`
+/// chunk. The next chunk is read while the current one is being sent, so the store
+/// and the socket work at the same time.
 fn record_stream(
     store: Store,
     job: JobKey,
     filter: RecordFilter,
     first: Option<Bytes>,
-    render: impl Fn(&[RecordRow]) -> Bytes + 'static,
+    format: StreamFormat,
 ) -> impl futures_util::Stream<Item = Result<Bytes, actix_web::Error>> {
+    // `web::block` starts the read at once; the returned future only collects it.
+    let read = move |after: Option<u64>| {
+        let (store, format) = (store.clone(), format.clone());
+        web::block(move || format.read_chunk(&store, job, after, &filter))
+    };
     let head = stream::iter(first.map(Ok));
-    let body = stream::unfold(Some(None::<u64>), move |position| {
-        let store = store.clone();
+    let body = stream::unfold(Some(read(None)), move |reading| {
+        let read = read.clone();
         async move {
-            let after = position?;
-            let rows =
-                web::block(move || store.records_after(job, after, STREAM_CHUNK, &filter)).await;
-            match rows {
-                Ok(Ok(rows)) if rows.is_empty() => None,
-                Ok(Ok(rows)) => {
-                    let next = (rows.len() == STREAM_CHUNK).then(|| rows.last().map(|r| r.seq));
-                    Some((Ok(rows), next))
+            let mut reading = reading?;
+            loop {
+                match reading.await {
+                    Ok(Ok((chunk, next))) => {
+                        let reading_next = next.map(|after| read(Some(after)));
+                        // An empty chunk (every record in it left out of a CSV) is
+                        // not sent: an empty chunk would end a chunked response.
+                        if !chunk.is_empty() {
+                            return Some((Ok(chunk), reading_next));
+                        }
+                        reading = reading_next?;
+                    }
+                    Ok(Err(e)) => return Some((Err(ApiError::from(e).into()), None)),
+                    Err(e) => return Some((Err(ApiError::from(e).into()), None)),
                 }
-                Ok(Err(e)) => Some((Err(ApiError::from(e).into()), None)),
-                Err(e) => Some((Err(ApiError::from(e).into()), None)),
             }
         }
     });
-    let body = futures_util::StreamExt::map(
-        body,
-        move |rows: Result<Vec<RecordRow>, actix_web::Error>| rows.map(|rows| render(&rows)),
-    );
     futures_util::StreamExt::chain(head, body)
-}
-
-fn ndjson_chunk(rows: &[RecordRow]) -> Bytes {
-    let mut out = Vec::with_capacity(rows.iter().map(|r| r.json.len() + 1).sum());
-    for row in rows {
-        out.extend_from_slice(row.json.as_bytes());
-        out.push(b'\n');
-    }
-    Bytes::from(out)
 }
 
 /// The fields of a stored record that CSV shows.
@@ -270,54 +319,48 @@ fn csv_row<S: AsRef<[u8]>>(fields: &[S]) -> Bytes {
     )
 }
 
-fn csv_chunk(rows: &[RecordRow], rules: &[String]) -> Bytes {
-    let mut writer = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256));
-    for row in rows {
-        let Ok(record) = serde_json::from_str::<CsvRecord<'_>>(&row.json) else {
-            tracing::error!(
-                seq = row.seq,
-                "a stored record does not read back; left out of the CSV"
-            );
-            continue;
-        };
-        let text = |value: Option<u64>| value.map(|n| n.to_string()).unwrap_or_default();
-        let mut fields: Vec<Cow<'_, str>> = vec![
-            record.seq.to_string().into(),
-            record.url,
-            record.reference.unwrap_or_default(),
-            record.final_url.unwrap_or_default(),
-            text(record.status.map(u64::from)).into(),
-            record.ok.to_string().into(),
-        ];
-        let (kind, message) = record
-            .error
-            .map(|e| (e.kind, e.message))
-            .unwrap_or_default();
-        fields.extend([
-            kind,
-            message,
-            record.attempts.to_string().into(),
-            text(record.elapsed_ms).into(),
-            record.fetched_at.unwrap_or_default(),
-            record.content_type.unwrap_or_default(),
-            text(record.bytes).into(),
-            record.sha256.unwrap_or_default(),
-            record.html.and_then(|h| h.title).unwrap_or_default(),
-        ]);
-        for rule in rules {
-            fields.push(match record.extract.get(rule) {
-                None | Some(serde_json::Value::Null) => Cow::Borrowed(""),
-                Some(serde_json::Value::String(s)) => Cow::Owned(s.clone()),
-                Some(other) => Cow::Owned(other.to_string()),
-            });
-        }
-        writer
-            .write_record(fields.iter().map(|f| f.as_bytes()))
-            .expect("writing CSV to memory cannot fail");
+/// Writes the CSV row of one stored record; a record that does not read back is left
+/// out, with an error in the log.
+fn write_csv_record(writer: &mut csv::Writer<Vec<u8>>, seq: u64, json: &str, rules: &[String]) {
+    let Ok(record) = serde_json::from_str::<CsvRecord<'_>>(json) else {
+        tracing::error!(
+            seq,
+            "a stored record does not read back; left out of the CSV"
+        );
+        return;
+    };
+    let text = |value: Option<u64>| value.map(|n| n.to_string()).unwrap_or_default();
+    let mut fields: Vec<Cow<'_, str>> = vec![
+        record.seq.to_string().into(),
+        record.url,
+        record.reference.unwrap_or_default(),
+        record.final_url.unwrap_or_default(),
+        text(record.status.map(u64::from)).into(),
+        record.ok.to_string().into(),
+    ];
+    let (kind, message) = record
+        .error
+        .map(|e| (e.kind, e.message))
+        .unwrap_or_default();
+    fields.extend([
+        kind,
+        message,
+        record.attempts.to_string().into(),
+        text(record.elapsed_ms).into(),
+        record.fetched_at.unwrap_or_default(),
+        record.content_type.unwrap_or_default(),
+        text(record.bytes).into(),
+        record.sha256.unwrap_or_default(),
+        record.html.and_then(|h| h.title).unwrap_or_default(),
+    ]);
+    for rule in rules {
+        fields.push(match record.extract.get(rule) {
+            None | Some(serde_json::Value::Null) => Cow::Borrowed(""),
+            Some(serde_json::Value::String(s)) => Cow::Owned(s.clone()),
+            Some(other) => Cow::Owned(other.to_string()),
+        });
     }
-    Bytes::from(
-        writer
-            .into_inner()
-            .expect("flushing CSV to memory cannot fail"),
-    )
+    writer
+        .write_record(fields.iter().map(|f| f.as_bytes()))
+        .expect("writing CSV to memory cannot fail");
 }

@@ -239,15 +239,18 @@ impl Store {
         })
     }
 
-    /// Up to `limit` records of `job` after seq `after` that match `filter`, in seq
-    /// order. Gaps (records not yet committed) are skipped: this is the export read.
-    pub fn records_after(
+    /// Visits up to `limit` committed records of `job` after seq `after` (from the
+    /// first when `None`) that match `filter`, in seq order, as `(seq, record JSON)`;
+    /// returns how many it visited. The JSON is borrowed from SQLite's row, so a
+    /// caller that only copies it (an export) allocates nothing per record.
+    pub fn visit_records_after(
         &self,
         job: JobKey,
         after: Option<u64>,
         limit: usize,
         filter: &RecordFilter,
-    ) -> Result<Vec<RecordRow>, StoreError> {
+        mut visit: impl FnMut(u64, &str),
+    ) -> Result<usize, StoreError> {
         self.with_conn(|conn| {
             let (first, last) = job_rows(job);
             let from = after.map_or(first, |seq| row_id(job, seq) + 1);
@@ -256,22 +259,21 @@ impl Store {
                  AND (?3 IS NULL OR ok = ?3) AND (?4 IS NULL OR error_kind = ?4) \
                  ORDER BY id LIMIT ?5",
             )?;
-            let rows = stmt.query_map(
-                params![
-                    from,
-                    last,
-                    filter.ok,
-                    filter.error_kind.map(|k| k.as_str()),
-                    limit as i64
-                ],
-                |row| {
-                    Ok(RecordRow {
-                        seq: (row.get::<_, i64>(0)? & 0xFFFF_FFFF) as u64,
-                        json: row.get(1)?,
-                    })
-                },
-            )?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let mut rows = stmt.query(params![
+                from,
+                last,
+                filter.ok,
+                filter.error_kind.map(|k| k.as_str()),
+                limit as i64
+            ])?;
+            let mut visited = 0;
+            while let Some(row) = rows.next()? {
+                let seq = (row.get::<_, i64>(0)? & 0xFFFF_FFFF) as u64;
+                let json = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+                visit(seq, json);
+                visited += 1;
+            }
+            Ok(visited)
         })
     }
 

@@ -134,8 +134,15 @@ async fn records_count_once_and_complete_the_job() {
         ok: Some(false),
         error_kind: Some(ErrorKind::InvalidUrl),
     };
-    let rows = store.records_after(job.key, None, 10, &failed).unwrap();
-    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [1]);
+    let mut seqs = Vec::new();
+    let visited = store
+        .visit_records_after(job.key, None, 10, &failed, |seq, json| {
+            let record: serde_json::Value = serde_json::from_str(json).unwrap();
+            assert_eq!(record["seq"], seq);
+            seqs.push(seq);
+        })
+        .unwrap();
+    assert_eq!((visited, seqs), (1, vec![1]));
 }
 
 #[actix_rt::test]
@@ -179,10 +186,10 @@ async fn cancel_fills_every_missing_record_and_purge_removes_the_job() {
         .unwrap()
         .unwrap());
     assert!(store.job_by_key(job.key).unwrap().is_none());
-    assert!(store
-        .records_after(job.key, None, 10, &RecordFilter::default())
-        .unwrap()
-        .is_empty());
+    let visited = store
+        .visit_records_after(job.key, None, 10, &RecordFilter::default(), |_, _| {})
+        .unwrap();
+    assert_eq!(visited, 0);
 }
 
 #[actix_rt::test]
