@@ -8,6 +8,7 @@
 //! and no Retry-After pause; turns come back with [`HostTurnsFreed`] as requests end.
 
 use std::collections::BTreeMap;
+use std::mem;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -131,8 +132,8 @@ impl Coordinator {
                 let Some(queue) = self.jobs.get_mut(&key) else {
                     continue;
                 };
-                match queue.refill(&self.store) {
-                    Ok(unparsable) if !unparsable.is_empty() => {
+                let page_read = match queue.refill(&self.store) {
+                    Ok(Some(unparsable)) => {
                         let records = unparsable
                             .iter()
                             .map(|p| {
@@ -146,18 +147,23 @@ impl Coordinator {
                                 )
                                 .to_stored(key)
                             })
-                            .collect();
-                        self.links.store_records.do_send(StoreRecords { records });
+                            .collect::<Vec<_>>();
+                        if !records.is_empty() {
+                            self.links.store_records.do_send(StoreRecords { records });
+                        }
+                        true
                     }
-                    Ok(_) => {}
+                    Ok(None) => false,
                     Err(error) => {
                         tracing::error!(%error, job = key, "cannot read pending URLs");
                         continue;
                     }
-                }
+                };
                 let (tasks, held_back) = queue.take(free.min(ROUND_QUANTUM), &mut self.turns, now);
                 rate_limited |= held_back;
                 if tasks.is_empty() {
+                    // Every buffered host is busy: the next page may hold other hosts.
+                    progressed |= page_read;
                     continue;
                 }
                 if !queue.started {
@@ -174,12 +180,14 @@ impl Coordinator {
                     assigned[fetcher].push(task);
                 }
             }
-        }
-        for (fetcher, tasks) in assigned.into_iter().enumerate() {
-            if !tasks.is_empty() {
-                self.links.fetchers[fetcher]
-                    .assign
-                    .do_send(AssignTasks { tasks });
+            // Each round's tasks leave at once: the fetchers start on them while the
+            // next round reads its page.
+            for (fetcher, tasks) in assigned.iter_mut().enumerate() {
+                if !tasks.is_empty() {
+                    self.links.fetchers[fetcher].assign.do_send(AssignTasks {
+                        tasks: mem::take(tasks),
+                    });
+                }
             }
         }
         // Wake for what becomes possible later. What is due already but waits for a

@@ -109,33 +109,37 @@ impl JobQueue {
         self.exhausted = false;
     }
 
-    /// Tops the buffer up from the store when it runs low. URLs that no longer parse
+    /// Reads one page of pending URLs from the store into the buffer, if the buffer has
+    /// room for it and the store may have more; `None` when it read nothing. One page
+    /// per call keeps each dispatch short: the first tasks of a new job leave after one
+    /// page, and the buffer fills up over the next dispatches. URLs that no longer parse
     /// (the store was edited by hand) are returned for an `invalid_url` record.
-    pub(crate) fn refill(&mut self, store: &Store) -> Result<Vec<PendingUrl>, StoreError> {
+    pub(crate) fn refill(&mut self, store: &Store) -> Result<Option<Vec<PendingUrl>>, StoreError> {
+        if self.exhausted || self.buffered + PAGE > BUFFER {
+            return Ok(None);
+        }
         let mut unparsable = Vec::new();
-        while !self.exhausted && self.buffered + PAGE <= BUFFER {
-            let page = store.pending_urls(self.job.key, self.read_through, PAGE)?;
-            self.exhausted = page.len() < PAGE;
-            for pending in page {
-                self.read_through = Some(pending.seq);
-                let (seq, url, reference) = (pending.seq, pending.url, pending.reference);
-                match FetchTask::new(self.job.clone(), seq, url, reference) {
-                    Ok(task) => {
-                        self.by_host
-                            .entry(task.host.clone())
-                            .or_default()
-                            .push_back(task);
-                        self.buffered += 1;
-                    }
-                    Err((url, reference)) => unparsable.push(PendingUrl {
-                        seq,
-                        url,
-                        reference,
-                    }),
+        let page = store.pending_urls(self.job.key, self.read_through, PAGE)?;
+        self.exhausted = page.len() < PAGE;
+        for pending in page {
+            self.read_through = Some(pending.seq);
+            let (seq, url, reference) = (pending.seq, pending.url, pending.reference);
+            match FetchTask::new(self.job.clone(), seq, url, reference) {
+                Ok(task) => {
+                    self.by_host
+                        .entry(task.host.clone())
+                        .or_default()
+                        .push_back(task);
+                    self.buffered += 1;
                 }
+                Err((url, reference)) => unparsable.push(PendingUrl {
+                    seq,
+                    url,
+                    reference,
+                }),
             }
         }
-        Ok(unparsable)
+        Ok(Some(unparsable))
     }
 
     /// Takes up to `max` tasks whose hosts have a free turn and a rate token, taking
