@@ -1,7 +1,6 @@
 //! The awc client of one fetcher.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use trawl_core::settings::FetcherSettings;
 
@@ -19,10 +18,10 @@ pub(crate) fn build(settings: &FetcherSettings) -> awc::Client {
         .timeout(settings.connect_timeout());
     awc::Client::builder()
         .connector(connector)
-        // The per-attempt deadline is enforced around the whole attempt, body included;
-        // awc's own timeout (which also counts waiting for a pooled connection) is set
-        // just past it so that it never fires first.
-        .timeout(settings.timeout() + Duration::from_secs(1))
+        // The per-attempt deadline is one timer around the whole attempt (waiting for a
+        // pooled connection and the body included), so awc's own timer would only be a
+        // second timer per request that never fires first.
+        .disable_timeout()
         .disable_redirects()
         .finish()
 }
