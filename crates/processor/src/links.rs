@@ -10,6 +10,7 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use memchr::memchr;
 use url::{Position, Url};
 
 /// `hrefs` resolved against `base`: http(s) only, without fragments, deduplicated in
@@ -65,7 +66,7 @@ impl<'u> PlainBase<'u> {
     /// `href` (trimmed, not empty, not fragment-only) joined to the base without its
     /// fragment, when it has a plain form; `None` means "use the URL parser".
     fn join(&self, href: &str) -> Option<String> {
-        let href = href.split_once('#').map_or(href, |(before, _)| before);
+        let href = memchr(b'#', href.as_bytes()).map_or(href, |hash| &href[..hash]);
         if let Some(rest) = href
             .strip_prefix("https://")
             .or_else(|| href.strip_prefix("http://"))
@@ -140,30 +141,41 @@ fn is_plain_host(host: &str) -> bool {
 
 /// Whether the parser keeps `path` (a path, maybe with a query) as written: only
 /// characters it never escapes, valid `%` escapes, and no dot segment that it would
-/// remove.
+/// remove (any `/.`). One pass over the bytes.
 fn is_plain_path(path: &str) -> bool {
     let bytes = path.as_bytes();
-    if path.contains("/.") {
-        return false;
-    }
     let mut at = 0;
     while at < bytes.len() {
         match bytes[at] {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' => {}
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' | b','
-            | b';' | b'=' | b':' | b'@' | b'/' | b'?' => {}
+            b'.' if at > 0 && bytes[at - 1] == b'/' => return false,
             b'%' if bytes
                 .get(at + 1..at + 3)
                 .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) =>
             {
                 at += 2;
             }
-            _ => return false,
+            byte if !PLAIN[usize::from(byte)] => return false,
+            _ => {}
         }
         at += 1;
     }
     true
 }
+
+/// The bytes the parser copies as they are in a path or query of an http(s) URL
+/// (`%` is not among them: an escape is checked on its own).
+static PLAIN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        table[byte] = matches!(byte as u8,
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
+            | b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' | b','
+            | b';' | b'=' | b':' | b'@' | b'/' | b'?');
+        byte += 1;
+    }
+    table
+};
 
 /// The directory above `directory` (which ends with `/`); the root is its own parent.
 fn parent(directory: &str) -> &str {
