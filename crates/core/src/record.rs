@@ -263,7 +263,8 @@ impl Record {
                 .map(String::len)
                 .sum::<usize>()
             + links.map_or(0, |l| l.iter().map(|link| link.len() + 3).sum())
-            + self.json.as_ref().map_or(0, |j| j.get().len());
+            + self.json.as_ref().map_or(0, |j| j.get().len())
+            + self.extract.values().map(len_hint).sum::<usize>();
         let mut out = JsonOut(String::with_capacity(strings + strings / 16 + 512));
         out.0.push('{');
         out.key("job_id", true).str(&self.job_id);
@@ -339,6 +340,22 @@ impl Record {
         });
         out.0.push('}');
         out.0
+    }
+}
+
+/// About how many bytes `value` takes as JSON, to size the buffer up front.
+fn len_hint(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => s.len() + 3,
+        Value::Array(items) => items.iter().map(len_hint).sum::<usize>() + 2,
+        Value::Object(map) => {
+            map.iter()
+                .map(|(k, v)| k.len() + 4 + len_hint(v))
+                .sum::<usize>()
+                + 2
+        }
+        _ => 8,
     }
 }
 

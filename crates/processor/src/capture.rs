@@ -118,8 +118,9 @@ impl Capture {
 /// A [`Visitor`] that evaluates CSS rules with fast selectors.
 pub(crate) struct RuleMatcher<'r, 'a> {
     rules: Vec<FastRule<'r, 'a>>,
-    /// Every compound of every rule, so an open element can remember which it matched.
-    compounds: Vec<&'r crate::select::Compound>,
+    /// Every compound of every rule, so an open element can remember which it matched,
+    /// with the position of its rule.
+    compounds: Vec<(&'r crate::select::Compound, usize)>,
     /// Words of a compound bitset.
     stride: usize,
     /// Names of the open elements, outermost first.
@@ -157,7 +158,8 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         let mut compounds = Vec::new();
         let rules = rules
             .iter()
-            .map(|&(index, rule, selector)| FastRule {
+            .enumerate()
+            .map(|(position, &(index, rule, selector))| FastRule {
                 index,
                 rule,
                 alternatives: selector
@@ -168,7 +170,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
                             .parts
                             .iter()
                             .map(|(compound, combinator)| {
-                                compounds.push(compound);
+                                compounds.push((compound, position));
                                 (compounds.len() - 1, *combinator)
                             })
                             .collect()
@@ -231,9 +233,10 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
         if self.settled {
             return;
         }
-        for (k, compound) in self.compounds.iter().enumerate() {
+        for (k, (compound, rule)) in self.compounds.iter().enumerate() {
             let bit = 1 << (k % 64);
-            if compound.matches(tag) {
+            // A settled rule's compounds are not looked at again.
+            if !self.rules[*rule].is_settled() && compound.matches(tag) {
                 self.current[k / 64] |= bit;
             } else {
                 self.current[k / 64] &= !bit;

@@ -141,11 +141,12 @@ impl FastSelector {
 impl Compound {
     /// Whether the element of `tag` matches every part of this compound.
     pub(crate) fn matches(&self, tag: &Tag<'_>) -> bool {
-        if self
-            .name
-            .as_deref()
-            .is_some_and(|name| tag.lower() != name.as_bytes())
-        {
+        // Names are short: comparing bytes in line beats a call to memcmp.
+        let same_name = |name: &String| {
+            let (a, b) = (tag.lower(), name.as_bytes());
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
+        };
+        if self.name.as_ref().is_some_and(|name| !same_name(name)) {
             return false;
         }
         self.conditions.iter().all(|c| c.matches(tag))
