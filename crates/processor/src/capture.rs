@@ -87,7 +87,9 @@ impl Capture {
     /// element's text) and returns its index.
     pub(crate) fn begin(&mut self, text: &str) -> usize {
         let mut value = Collapser::new(self.max_text);
-        value.push(&decode_entities(text));
+        if !text.is_empty() {
+            value.push(&decode_entities(text));
+        }
         self.values.push(value);
         self.values.len() - 1
     }
@@ -298,7 +300,7 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
         };
         self.stack.truncate(depth);
         self.matched.truncate(depth * self.stride);
-        for rule in &mut self.rules {
+        for rule in self.rules.iter_mut().filter(|r| !r.open.is_empty()) {
             rule.open.retain(|(_, d, _)| *d < depth);
         }
         self.settled = self.rules.iter().all(FastRule::is_settled);

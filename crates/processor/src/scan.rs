@@ -88,8 +88,7 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
             Visitor::text(visitor, &html[text_start..lt], TextKind::Data);
         }
     };
-    while let Some(lt) = memchr(b'<', &bytes[at..]) {
-        let lt = at + lt;
+    while let Some(lt) = next_lt(bytes, at) {
         let start = lt + 1;
         let Some(&next) = bytes.get(start) else { break };
         let token_end = match next {
@@ -290,6 +289,17 @@ fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Opti
         if attrs {
             tag.attrs.push((ns, ne, vs, ve));
         }
+    }
+}
+
+/// The index of the first `<` at or after `at`. Tags often follow one another, at most
+/// a newline apart, so the next two bytes are tried before a vector search, whose set-up
+/// costs more than such a short run.
+fn next_lt(bytes: &[u8], at: usize) -> Option<usize> {
+    match bytes.get(at..)? {
+        [b'<', ..] => Some(at),
+        [_, b'<', ..] => Some(at + 1),
+        rest => memchr(b'<', rest).map(|p| at + p),
     }
 }
 

@@ -120,7 +120,16 @@ impl Collapser {
         if self.truncated {
             return;
         }
-        let mut words = piece.split(char::is_whitespace);
+        // ASCII text (most of it) needs only the ASCII whitespace test (with U+000B).
+        if piece.is_ascii() {
+            self.words(piece.split(|c: char| matches!(c, '\t'..='\r' | ' ')));
+        } else {
+            self.words(piece.split(char::is_whitespace));
+        }
+    }
+
+    /// Appends the words of a piece split at every whitespace character.
+    fn words<'p>(&mut self, mut words: impl Iterator<Item = &'p str>) {
         let first = words.next().unwrap_or_default();
         self.word(first);
         for word in words {
@@ -200,6 +209,20 @@ mod tests {
         c.push("\tworld");
         c.push("!  ");
         assert_eq!(c.finish(), ("Hello world!".to_owned(), false));
+    }
+
+    #[test]
+    fn collapser_splits_where_unicode_sees_whitespace() {
+        for piece in [
+            " a\tb\nc\x0Bd\x0Ce\rf  g ",
+            "x\u{A0}y\u{2003}z\u{3000}w é\u{85}q",
+            "\x1Fa\x1Cb",
+            "",
+            " \t ",
+        ] {
+            let expected = piece.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(collapse(piece), expected, "{piece:?}");
+        }
     }
 
     #[test]
