@@ -1,7 +1,7 @@
 //! `GET /v1/jobs/{id}/events`: server-sent events. `progress` carries the job object
 //! when it changed, at most once a second; `end` carries the final object and closes
-//! the stream; a `: ping` comment keeps quiet streams alive every 15 s. A finished job
-//! gets `end` at once.
+//! the stream, as soon as the job finishes (the store writer announces it); a `: ping`
+//! comment keeps quiet streams alive every 15 s. A finished job gets `end` at once.
 
 use std::time::{Duration, Instant};
 
@@ -9,13 +9,14 @@ use actix_web::http::header;
 use actix_web::{web, HttpResponse};
 use bytes::Bytes;
 use futures_util::stream;
+use tokio::sync::watch;
 use trawl_core::job::{JobKey, JobView};
 
 use crate::error::ApiError;
 use crate::jobs::{find_job, job_body};
 use crate::state::ApiState;
 
-/// How often the job is read for changes.
+/// How often the job is read for progress (and sooner when some job finishes).
 const POLL: Duration = Duration::from_secs(1);
 /// Longest silence before a ping comment.
 const PING: Duration = Duration::from_secs(15);
@@ -28,6 +29,8 @@ struct Watch {
     pending: Option<JobView>,
     last: Option<JobView>,
     last_sent: Instant,
+    /// Moves whenever jobs finish.
+    finished_jobs: watch::Receiver<u64>,
 }
 
 /// `GET /v1/jobs/{id}/events`.
@@ -37,6 +40,7 @@ pub(crate) async fn events(
 ) -> Result<HttpResponse, ApiError> {
     let job = find_job(&state, &id).await?;
     let watch = Watch {
+        finished_jobs: state.finished_jobs.watch(),
         state,
         key: job.key,
         pending: Some(job.view),
@@ -61,7 +65,7 @@ async fn next_event(watch: &mut Watch) -> Option<(Bytes, bool)> {
         let view = match watch.pending.take() {
             Some(view) => view,
             None => {
-                actix_web::rt::time::sleep(POLL).await;
+                next_look(&mut watch.finished_jobs).await;
                 if watch.state.is_shutting_down() {
                     return None;
                 }
@@ -88,6 +92,20 @@ async fn next_event(watch: &mut Watch) -> Option<(Bytes, bool)> {
             return Some((Bytes::from_static(b": ping\n\n"), true));
         }
     }
+}
+
+/// Waits until the job should be read again: [`POLL`] from now, or sooner when some
+/// job finishes.
+async fn next_look(finished_jobs: &mut watch::Receiver<u64>) {
+    let tick = actix_web::rt::time::sleep(POLL);
+    let finished = async {
+        if finished_jobs.changed().await.is_err() {
+            // The writer is gone (shutting down): only the tick is left.
+            std::future::pending::<()>().await;
+        }
+    };
+    futures_util::pin_mut!(tick, finished);
+    futures_util::future::select(tick, finished).await;
 }
 
 fn event(name: &str, view: &JobView) -> Bytes {

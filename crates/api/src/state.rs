@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use actix::{Addr, Recipient};
-use trawl_core::job::{CancelJob, JobAccepted};
+use trawl_core::job::{CancelJob, FinishedJobs, JobAccepted};
 use trawl_core::metrics::Metrics;
 use trawl_core::settings::ApiSettings;
 use trawl_store::{Store, StoreWriter};
@@ -24,6 +24,9 @@ pub struct ApiState {
     pub cancel: Recipient<CancelJob>,
     /// Set once shutdown begins: `/v1` answers 503.
     pub shutting_down: Arc<AtomicBool>,
+    /// Moves whenever jobs finish: event streams send `end` without waiting for their
+    /// next look.
+    pub finished_jobs: FinishedJobs,
     /// What `/metrics` serves.
     pub metrics: Arc<Metrics>,
 }

@@ -234,6 +234,30 @@ pub struct CancelJob {
     pub key: JobKey,
 }
 
+/// Announces to any number of waiters (the API's event streams) that jobs reached a
+/// final state: a counter that moves on every announcement, so a waiter that was busy
+/// when it moved still sees it.
+#[derive(Clone, Debug)]
+pub struct FinishedJobs(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Default for FinishedJobs {
+    fn default() -> Self {
+        FinishedJobs(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+}
+
+impl FinishedJobs {
+    /// Says that some jobs just reached a final state (after the commit that did it).
+    pub fn announce(&self) {
+        self.0.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// A receiver whose `changed()` resolves at the next announcement.
+    pub fn watch(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.subscribe()
+    }
+}
+
 /// A job reached a final state in the store. Sent by the store writer to the coordinator.
 #[derive(Debug, Message)]
 #[rtype(result = "()")]

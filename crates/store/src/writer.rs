@@ -9,7 +9,7 @@ use actix::{Actor, Addr, Handler, Message, MessageResult, Recipient, SyncArbiter
 use bytes::Bytes;
 use rusqlite::{params, Connection, Transaction};
 use trawl_core::clock;
-use trawl_core::job::{JobFinished, JobKey, JobOptions, JobState};
+use trawl_core::job::{FinishedJobs, JobFinished, JobKey, JobOptions, JobState};
 use trawl_core::metrics::{Metrics, OutcomeLabel};
 use trawl_core::record::{ErrorKind, Record, StoreRecords, StoredRecord};
 use trawl_core::submission::{read_entries, url_problem, BodyFormat};
@@ -26,9 +26,11 @@ pub struct StoreWriter {
     after_commit: AfterCommit,
 }
 
-/// What happens after each commit: counting and telling the coordinator.
+/// What happens after each commit: counting, and telling the coordinator and the
+/// event streams of jobs that finished.
 struct AfterCommit {
     finished: Recipient<JobFinished>,
+    announce: FinishedJobs,
     metrics: Arc<Metrics>,
 }
 
@@ -37,12 +39,13 @@ impl Actor for StoreWriter {
 }
 
 impl StoreWriter {
-    /// Starts the writer on its own thread, writing to `store`'s database and telling
-    /// `finished` whenever a job reaches a final state, counting committed records in
-    /// `metrics`.
+    /// Starts the writer on its own thread, writing to `store`'s database, telling
+    /// `finished` and `announce` whenever a job reaches a final state, counting committed
+    /// records in `metrics`.
     pub fn start(
         store: &Store,
         finished: Recipient<JobFinished>,
+        announce: FinishedJobs,
         metrics: Arc<Metrics>,
     ) -> Result<Addr<Self>, StoreError> {
         let conn = Mutex::new(Some(schema::connect(store.path())?));
@@ -54,6 +57,7 @@ impl StoreWriter {
                 .expect("the writer starts once"),
             after_commit: AfterCommit {
                 finished: finished.clone(),
+                announce: announce.clone(),
                 metrics: metrics.clone(),
             },
         }))
@@ -76,12 +80,17 @@ impl AfterCommit {
                 .get_or_create(&label)
                 .inc_by(count);
         }
+        let mut any_finished = false;
         for key in inserted
             .completed
             .into_iter()
             .chain(finished.iter().copied())
         {
             self.finished.do_send(JobFinished { key });
+            any_finished = true;
+        }
+        if any_finished {
+            self.announce.announce();
         }
         Ok(())
     }
@@ -236,6 +245,7 @@ impl StoreWriter {
             tracing::error!(%error, job = key, "cannot mark the job failed either");
         }
         self.after_commit.finished.do_send(JobFinished { key });
+        self.after_commit.announce.announce();
     }
 }
 

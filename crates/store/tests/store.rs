@@ -59,7 +59,8 @@ async fn create(
 fn open(dir: &tempfile::TempDir) -> (Store, actix::Addr<StoreWriter>) {
     let store = Store::open(&dir.path().join("t.db")).unwrap();
     let finished = Finished::default().start().recipient();
-    let writer = StoreWriter::start(&store, finished, Default::default()).unwrap();
+    let writer =
+        StoreWriter::start(&store, finished, Default::default(), Default::default()).unwrap();
     (store, writer)
 }
 
@@ -77,7 +78,13 @@ async fn records_count_once_and_complete_the_job() {
     let store = Store::open(&dir.path().join("sub/t.db")).unwrap();
     let seen = Finished::default();
     let finished = seen.0.clone();
-    let writer = StoreWriter::start(&store, seen.start().recipient(), Default::default()).unwrap();
+    let writer = StoreWriter::start(
+        &store,
+        seen.start().recipient(),
+        Default::default(),
+        Default::default(),
+    )
+    .unwrap();
 
     let CreatedJob::Created(job) = create(&writer, 4, None).await else {
         panic!()

@@ -19,6 +19,7 @@ use tokio::sync::Notify;
 use trawl_api::ApiState;
 use trawl_coordinator::{Coordinator, CoordinatorLinks, FetcherHandle, Shutdown};
 use trawl_core::fetch::Drain;
+use trawl_core::job::FinishedJobs;
 use trawl_core::metrics::Metrics;
 use trawl_core::Settings;
 use trawl_fetcher::{Fetcher, FetcherLinks};
@@ -91,9 +92,11 @@ impl Application {
         let coordinator_context = Context::<Coordinator>::new();
         let coordinator_addr = coordinator_context.address();
         let metrics = Arc::new(Metrics::default());
+        let finished_jobs = FinishedJobs::default();
         let writer = StoreWriter::start(
             &store,
             coordinator_addr.clone().recipient(),
+            finished_jobs.clone(),
             metrics.clone(),
         )?;
         let processor_settings = settings.processor.clone();
@@ -143,6 +146,7 @@ impl Application {
             accepted: coordinator.clone().recipient(),
             cancel: coordinator.clone().recipient(),
             shutting_down: shutting_down.clone(),
+            finished_jobs,
             metrics,
         };
         let server = trawl_api::build_server(state, listener)?;
