@@ -1,4 +1,5 @@
 mod cancel;
+mod cli;
 mod config;
 mod errors;
 mod helpers;

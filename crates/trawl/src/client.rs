@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::cli::{ResultsFormat, ServerArgs};
 
-/// How often `--wait` asks for progress.
-const POLL: Duration = Duration::from_millis(500);
+/// How long `--wait` waits before opening a broken event stream again.
+const RECONNECT: Duration = Duration::from_millis(500);
 
 /// An API client for one server.
 pub struct Client {
@@ -116,23 +116,64 @@ impl Client {
         .await
     }
 
-    /// Polls `id` with a progress bar until it reaches a final state; returns it.
+    /// Follows the event stream of `id` with a progress bar until the job reaches a
+    /// final state; returns the final job object. A stream that breaks off (a restart
+    /// of the server) is opened again.
     pub async fn wait(&self, id: &str) -> anyhow::Result<Value> {
         let bar = ProgressBar::new(0).with_style(
             ProgressStyle::with_template("{bar:40} {pos}/{len} URLs  {per_sec}  eta {eta}  {msg}")
                 .expect("the template is valid"),
         );
-        loop {
-            let job = self.status(id).await?;
+        let show = |job: &Value| {
             bar.set_length(job["total"].as_u64().unwrap_or(0));
             bar.set_position(job["done"].as_u64().unwrap_or(0));
             bar.set_message(format!("{} failed", job["failed"]));
+        };
+        loop {
+            if let Some(job) = self.follow_events(id, &show).await? {
+                bar.finish();
+                return Ok(job);
+            }
+            let job = self.status(id).await?;
+            show(&job);
             if !matches!(job["state"].as_str(), Some("queued" | "running")) {
                 bar.finish();
                 return Ok(job);
             }
-            actix_rt::time::sleep(POLL).await;
+            actix_rt::time::sleep(RECONNECT).await;
         }
+    }
+
+    /// Reads the event stream of `id`, calling `show` with each job object; returns the
+    /// final one from the `end` event, or `None` when the stream broke off before it.
+    async fn follow_events(
+        &self,
+        id: &str,
+        show: &impl Fn(&Value),
+    ) -> anyhow::Result<Option<Value>> {
+        let Ok(mut response) = self
+            .request(awc::http::Method::GET, &format!("/v1/jobs/{id}/events"))
+            .send()
+            .await
+        else {
+            return Ok(None);
+        };
+        if !response.status().is_success() {
+            let body = response.body().await.unwrap_or_default();
+            bail!("{}: {}", response.status(), String::from_utf8_lossy(&body));
+        }
+        let mut events = EventReader::default();
+        while let Some(Ok(chunk)) = response.next().await {
+            for event in events.push(&chunk) {
+                let job: Value =
+                    serde_json::from_str(&event.data).context("an event is not JSON")?;
+                show(&job);
+                if event.name == "end" {
+                    return Ok(Some(job));
+                }
+            }
+        }
+        Ok(None)
     }
 
     /// Streams the records of `id` to `out`.
@@ -160,6 +201,49 @@ impl Client {
     }
 }
 
+/// One server-sent event.
+#[derive(Debug, PartialEq, Eq)]
+struct Event {
+    name: String,
+    data: String,
+}
+
+/// Splits a server-sent event stream, fed in arbitrary chunks, into events. Comments
+/// (`: ping`) and events without data are skipped.
+#[derive(Default)]
+struct EventReader {
+    pending: Vec<u8>,
+}
+
+impl EventReader {
+    /// Adds `chunk` and returns the events it completed.
+    fn push(&mut self, chunk: &[u8]) -> Vec<Event> {
+        self.pending.extend_from_slice(chunk);
+        let mut events = Vec::new();
+        while let Some(end) = self.pending.windows(2).position(|w| w == b"\n\n") {
+            let block: Vec<u8> = self.pending.drain(..end + 2).collect();
+            let mut event = Event {
+                name: "message".into(),
+                data: String::new(),
+            };
+            for line in String::from_utf8_lossy(&block).lines() {
+                if let Some(name) = line.strip_prefix("event:") {
+                    event.name = name.trim().to_owned();
+                } else if let Some(data) = line.strip_prefix("data:") {
+                    if !event.data.is_empty() {
+                        event.data.push('\n');
+                    }
+                    event.data.push_str(data.strip_prefix(' ').unwrap_or(data));
+                }
+            }
+            if !event.data.is_empty() {
+                events.push(event);
+            }
+        }
+        events
+    }
+}
+
 fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
     if file == Path::new("-") {
         let mut bytes = Vec::new();
@@ -167,5 +251,32 @@ fn read_input(file: &Path) -> anyhow::Result<Vec<u8>> {
         Ok(bytes)
     } else {
         std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_split_across_chunks_and_comments_skipped() {
+        let mut reader = EventReader::default();
+        assert!(reader.push(b"event: progress\ndata: {\"done\"").is_empty());
+        let events = reader.push(b": 1}\n\n: ping\n\nevent: end\ndata: {}\n\nevent: pro");
+        assert_eq!(
+            events,
+            [
+                Event {
+                    name: "progress".into(),
+                    data: "{\"done\": 1}".into()
+                },
+                Event {
+                    name: "end".into(),
+                    data: "{}".into()
+                }
+            ]
+        );
+        assert!(reader.push(b"gress\n").is_empty());
+        assert_eq!(reader.push(b"data: x\n\n")[0].name, "progress");
     }
 }
