@@ -169,8 +169,8 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
 pub(crate) struct Tag<'a> {
     html: &'a str,
     name: (usize, usize),
-    /// The name in lower case.
-    lower: Vec<u8>,
+    /// The name in lower case, when it is written with upper-case letters.
+    lower: Option<Vec<u8>>,
     /// (name start, name end, value start, value end); a value-less attribute has an
     /// empty value range.
     attrs: Vec<(usize, usize, usize, usize)>,
@@ -184,7 +184,7 @@ impl<'a> Tag<'a> {
         Tag {
             html,
             name: (0, 0),
-            lower: Vec::new(),
+            lower: None,
             attrs: Vec::new(),
             content: None,
         }
@@ -197,7 +197,9 @@ impl<'a> Tag<'a> {
 
     /// The tag name in lower case (of a start tag only).
     pub(crate) fn lower(&self) -> &[u8] {
-        &self.lower
+        self.lower
+            .as_deref()
+            .unwrap_or(&self.html.as_bytes()[self.name.0..self.name.1])
     }
 
     /// The first attribute named `name` (lower case), as written: character references
@@ -231,11 +233,10 @@ fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Opti
         at += 1;
     }
     tag.name = (name_start, at);
-    if attrs {
-        tag.lower.clear();
-        tag.lower.extend_from_slice(&bytes[name_start..at]);
-        tag.lower.make_ascii_lowercase();
-    }
+    // Most names are written in lower case already: they are borrowed, not copied.
+    let name = &bytes[name_start..at];
+    tag.lower =
+        (attrs && name.iter().any(u8::is_ascii_uppercase)).then(|| name.to_ascii_lowercase());
     loop {
         // Before an attribute name: whitespace and `/` are skipped.
         while at < bytes.len() && matches!(bytes[at], b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/')
