@@ -183,22 +183,29 @@ def cmd_trawl(binary, urlfile, n, workdir, job_timeout, *env_kv):
         hwm_at_accept = proc_hwm_mib(proc.pid)
         probes = start_probes(proc.pid, workdir)
         deadline = t0 + job_timeout
+        # Follow the job's event stream, as `trawl submit --wait` does: `end` arrives as
+        # soon as the job finishes (polling would add half a poll interval on average).
         job, last_done, last_change = None, -1, time.perf_counter()
-        while True:
-            job = s.get(f"{base}/v1/jobs/{job_id}", timeout=30).json()
-            if job.get("state") in ("completed", "cancelled", "failed"):
-                break
+        events = s.get(f"{base}/v1/jobs/{job_id}/events", stream=True, timeout=30)
+        name = None
+        for line in events.iter_lines():
             now = time.perf_counter()
-            if job.get("done") != last_done:
-                last_done, last_change = job.get("done"), now
-            elif now - last_change > 15:
+            if line.startswith(b"event:"):
+                name = line[6:].strip().decode()
+            elif line.startswith(b"data:"):
+                job = json.loads(line[5:])
+                if name == "end":
+                    break
+                if job.get("done") != last_done:
+                    last_done, last_change = job.get("done"), now
+            if now - last_change > 15:
                 problems.append(f"stall: done stuck at {last_done}/{n} for 15 s")
                 last_change = now
             if now > deadline:
                 raise RuntimeError(f"job timeout after {job_timeout:.0f} s: {job}")
-            if proc.poll() is not None:
-                raise RuntimeError(f"trawl exited with {proc.returncode}")
-            time.sleep(0.02 if n <= 100_000 else 0.25)
+        events.close()
+        if name != "end":
+            raise RuntimeError(f"the event stream ended without `end`: {job}")
         t_done = time.perf_counter() - t0
         probe_out = stop_probes(probes)
         hwm_before_export = proc_hwm_mib(proc.pid)
