@@ -19,10 +19,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::{
-    Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Recipient,
-    ResponseActFuture, SpawnHandle, WrapFuture,
+    Actor, ActorFutureExt, Addr, Arbiter, AsyncContext, Context, Handler, Message, Recipient,
+    ResponseActFuture, WrapFuture,
 };
 use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 use trawl_core::fetch::{
     AbortJob, AssignTasks, Drain, FetchOutcome, FetchTask, FreedSlot, HostKey, HostTurnsFreed,
     PauseHost, ProcessBatch, Retry, TasksFinished, TasksSettled,
@@ -63,6 +64,32 @@ pub struct FetcherLinks {
     pub metrics: Arc<Metrics>,
 }
 
+/// A request on the wire.
+struct InFlight {
+    /// Which request of this fetcher it is.
+    number: u64,
+    /// The task running it.
+    task: JoinHandle<()>,
+    /// The host whose turn it holds.
+    host: HostKey,
+}
+
+/// A request's task ended it. Sent by that task to its fetcher.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RequestEnded {
+    key: (JobKey, u64),
+    number: u64,
+    fetched: Fetched,
+    host_pause: Option<Duration>,
+}
+
+/// What this turn of the event loop gathered leaves: finished outcomes to the
+/// processor, freed host turns to the coordinator. Sent by a fetcher to itself.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct EndOfTurn;
+
 /// A fetcher actor.
 pub struct Fetcher {
     index: usize,
@@ -70,12 +97,16 @@ pub struct Fetcher {
     links: FetcherLinks,
     /// Built in `started`, on the fetcher's own thread: awc clients are !Send.
     requests: Option<Rc<RequestContext>>,
-    /// Requests in flight, with the host each holds a turn of.
-    in_flight: HashMap<(JobKey, u64), (SpawnHandle, HostKey)>,
+    /// Requests in flight, each on a task of its own.
+    in_flight: HashMap<(JobKey, u64), InFlight>,
+    /// Numbers the requests, so a late [`RequestEnded`] of an aborted one is known.
+    requests_started: u64,
     finished: Vec<FetchOutcome>,
     /// Host turns freed since the last report; reported once per turn of the event
     /// loop, so a burst of completions costs one message.
     freed_hosts: Vec<HostKey>,
+    /// An [`EndOfTurn`] is on its way.
+    end_of_turn_armed: bool,
     /// Batches handed on and not yet committed.
     batches_in_processing: usize,
     /// Slots of the batches beyond [`BATCHES_IN_PROCESSING`], oldest first, given back
@@ -99,8 +130,10 @@ impl Fetcher {
             links,
             requests: None,
             in_flight: HashMap::new(),
+            requests_started: 0,
             finished: Vec::new(),
             freed_hosts: Vec::new(),
+            end_of_turn_armed: false,
             batches_in_processing: 0,
             held_slots: VecDeque::new(),
             drained: Vec::new(),
@@ -193,9 +226,7 @@ impl Fetcher {
             Fetched::Retry { task, wait } => self.hand_back(task, Instant::now() + wait),
             Fetched::Hop(task) => self.hand_back(task, Instant::now()),
             Fetched::Done(outcome) => {
-                if self.finished.is_empty() {
-                    ctx.run_later(Duration::ZERO, |fetcher, ctx| fetcher.flush(ctx));
-                }
+                self.arm_end_of_turn(ctx);
                 self.finished.push(outcome);
                 if self.finished.len() >= BATCH {
                     self.flush(ctx);
@@ -214,15 +245,20 @@ impl Fetcher {
         self.give_back(vec![slot]);
     }
 
-    /// Queues `host`'s turn for the next report, arming the report if needed.
+    /// Queues `host`'s turn for the report at the end of this turn.
     fn free_host_turn(&mut self, host: HostKey, ctx: &mut Context<Self>) {
-        if self.freed_hosts.is_empty() {
-            ctx.run_later(Duration::ZERO, |fetcher, _| {
-                let hosts = mem::take(&mut fetcher.freed_hosts);
-                fetcher.links.host_turns.do_send(HostTurnsFreed { hosts });
-            });
-        }
+        self.arm_end_of_turn(ctx);
         self.freed_hosts.push(host);
+    }
+
+    /// Makes sure an [`EndOfTurn`] runs once the messages already waiting are handled.
+    /// It is a message to self, not a zero-length timer: a timer waits for the next
+    /// millisecond tick of the runtime's clock.
+    fn arm_end_of_turn(&mut self, ctx: &mut Context<Self>) {
+        if !self.end_of_turn_armed {
+            self.end_of_turn_armed = true;
+            ctx.notify(EndOfTurn);
+        }
     }
 }
 
@@ -244,21 +280,60 @@ impl Handler<AssignTasks> for Fetcher {
 
     fn handle(&mut self, msg: AssignTasks, ctx: &mut Self::Context) {
         let requests = self.requests.clone().expect("started before any message");
+        let fetcher = ctx.address();
         for task in msg.tasks {
             let key = (task.job.key, task.seq);
+            self.requests_started += 1;
+            let number = self.requests_started;
             let host = task.host.clone();
-            let handle = ctx.spawn(fetch(requests.clone(), task).into_actor(self).map(
-                move |(fetched, host_pause), fetcher, ctx| {
-                    if let Some((_, host)) = fetcher.in_flight.remove(&key) {
-                        fetcher.links.metrics.in_flight.dec();
-                        fetcher.on_fetched(fetched, host_pause, host, ctx);
-                        fetcher.answer_drained_if_idle();
-                    }
-                },
-            ));
-            self.in_flight.insert(key, (handle, host));
+            // A task of its own, not a future in the actor's context: the context polls
+            // every future it holds whenever any of them wakes, and a fetcher holds
+            // hundreds.
+            let request = fetch(requests.clone(), task);
+            let fetcher = fetcher.clone();
+            let task = actix_rt::spawn(async move {
+                let (fetched, host_pause) = request.await;
+                fetcher.do_send(RequestEnded {
+                    key,
+                    number,
+                    fetched,
+                    host_pause,
+                });
+            });
+            self.in_flight.insert(key, InFlight { number, task, host });
             self.links.metrics.in_flight.inc();
         }
+    }
+}
+
+impl Handler<RequestEnded> for Fetcher {
+    type Result = ();
+
+    fn handle(&mut self, msg: RequestEnded, ctx: &mut Self::Context) {
+        // A request aborted with its job may still have ended first: ignore it.
+        let Some(request) = self
+            .in_flight
+            .remove(&msg.key)
+            .filter(|request| request.number == msg.number)
+        else {
+            return;
+        };
+        self.links.metrics.in_flight.dec();
+        self.on_fetched(msg.fetched, msg.host_pause, request.host, ctx);
+        self.answer_drained_if_idle();
+    }
+}
+
+impl Handler<EndOfTurn> for Fetcher {
+    type Result = ();
+
+    fn handle(&mut self, _: EndOfTurn, ctx: &mut Self::Context) {
+        self.end_of_turn_armed = false;
+        if !self.freed_hosts.is_empty() {
+            let hosts = mem::take(&mut self.freed_hosts);
+            self.links.host_turns.do_send(HostTurnsFreed { hosts });
+        }
+        self.flush(ctx);
     }
 }
 
@@ -274,11 +349,12 @@ impl Handler<AbortJob> for Fetcher {
             .collect();
         let mut slots = Vec::with_capacity(aborted.len());
         for key in aborted {
-            if let Some((handle, host)) = self.in_flight.remove(&key) {
-                // Dropping the request future closes its connection.
-                ctx.cancel_future(handle);
+            if let Some(request) = self.in_flight.remove(&key) {
+                // Aborting the task drops the request future, which closes its
+                // connection.
+                request.task.abort();
                 self.links.metrics.in_flight.dec();
-                self.free_host_turn(host, ctx);
+                self.free_host_turn(request.host, ctx);
                 slots.push(FreedSlot {
                     job: msg.key,
                     retry: None,
