@@ -130,7 +130,7 @@ fn case(
     let record = process(outcome(&job, content_type, &body), &rules, &settings);
     assert!(record.ok && record.notes.is_empty(), "{:?}", record.notes);
     if let Some(html) = &record.html {
-        assert_eq!(html.links.as_ref().map(Vec::len), Some(200));
+        assert_eq!(html.links.as_ref().map(|l| l.len()), Some(200));
     }
     assert!(
         record.extract.values().all(|v| !v.is_null()),

@@ -459,7 +459,13 @@ mod tests {
         let rules = CompiledRules::compile(&BTreeMap::new()).unwrap();
         let found = analyze(page, &url, wants, &rules, 1024);
         assert_eq!(
-            found.summary.unwrap().links.unwrap(),
+            found
+                .summary
+                .unwrap()
+                .links
+                .unwrap()
+                .iter()
+                .collect::<Vec<_>>(),
             ["http://h.example/one/x"]
         );
     }

@@ -11,33 +11,35 @@ use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use memchr::memchr;
+use trawl_core::record::LinkList;
 use url::{Position, Url};
 
 /// `hrefs` resolved against `base`: http(s) only, without fragments, deduplicated in
 /// first-seen order. Empty and fragment-only hrefs point at the page itself and are
 /// skipped.
-pub(crate) fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> Vec<String> {
+pub(crate) fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> LinkList {
     let plain = PlainBase::of(base);
-    let mut links: Vec<String> = hrefs
-        .iter()
-        .filter_map(|href| {
-            let href = href
-                .as_ref()
-                .trim_matches(|c: char| c.is_ascii_whitespace());
-            if href.is_empty() || href.starts_with('#') {
-                return None;
-            }
-            if let Some(link) = plain.as_ref().and_then(|plain| plain.join(href)) {
-                return Some(link);
-            }
-            let mut url = base.join(href).ok()?;
-            if !matches!(url.scheme(), "http" | "https") {
-                return None;
-            }
+    let bytes = hrefs.iter().map(|h| h.as_ref().len()).sum::<usize>();
+    let mut links = LinkList::with_capacity(hrefs.len(), bytes + bytes / 2 + 1024);
+    for href in hrefs {
+        let href = href
+            .as_ref()
+            .trim_matches(|c: char| c.is_ascii_whitespace());
+        if href.is_empty() || href.starts_with('#') {
+            continue;
+        }
+        if let Some(parts) = plain.as_ref().and_then(|plain| plain.join(href)) {
+            links.push(&parts);
+            continue;
+        }
+        let Ok(mut url) = base.join(href) else {
+            continue;
+        };
+        if matches!(url.scheme(), "http" | "https") {
             url.set_fragment(None);
-            Some(String::from(url))
-        })
-        .collect();
+            links.push(&[url.as_str()]);
+        }
+    }
     dedup_first_seen(&mut links);
     links
 }
@@ -64,8 +66,12 @@ impl<'u> PlainBase<'u> {
     }
 
     /// `href` (trimmed, not empty, not fragment-only) joined to the base without its
-    /// fragment, when it has a plain form; `None` means "use the URL parser".
-    fn join(&self, href: &str) -> Option<String> {
+    /// fragment, as parts to concatenate, when it has a plain form; `None` means "use
+    /// the URL parser".
+    fn join<'h>(&self, href: &'h str) -> Option<Joined<'h>>
+    where
+        'u: 'h,
+    {
         let href = memchr(b'#', href.as_bytes()).map_or(href, |hash| &href[..hash]);
         if let Some(rest) = href
             .strip_prefix("https://")
@@ -77,7 +83,7 @@ impl<'u> PlainBase<'u> {
             return None;
         }
         if href.starts_with('/') {
-            return is_plain_path(href).then(|| [self.origin, href].concat());
+            return is_plain_path(href).then_some([self.origin, href, "", ""]);
         }
         // A relative path: leading `./` and `../` steps, then plain segments.
         let mut directory = self.directory;
@@ -95,24 +101,27 @@ impl<'u> PlainBase<'u> {
         if rest.starts_with(['.', '/', '?']) || !is_plain_path(rest) {
             return None;
         }
-        Some([self.origin, directory, rest].concat())
+        Some([self.origin, directory, rest, ""])
     }
 }
+
+/// A joined link as parts to concatenate (a fixed number, empty where not needed).
+type Joined<'h> = [&'h str; 4];
 
 /// `href`, an absolute http(s) URL whose part after `scheme://` is `rest`, when the URL
 /// parser would keep it as written: a lower-case DNS name without port or user info,
 /// then a plain path (or none: the parser adds `/`).
-fn join_absolute(href: &str, rest: &str) -> Option<String> {
+fn join_absolute<'h>(href: &'h str, rest: &'h str) -> Option<Joined<'h>> {
     let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
     let (host, path) = rest.split_at(host_end);
     if !is_plain_host(host) || !is_plain_path(path) {
         return None;
     }
     if path.starts_with('/') {
-        Some(href.to_owned())
+        Some([href, "", "", ""])
     } else {
         let scheme = &href[..href.len() - rest.len()];
-        Some([scheme, host, "/", path].concat())
+        Some([scheme, host, "/", path])
     }
 }
 
@@ -187,23 +196,23 @@ fn parent(directory: &str) -> &str {
         .map_or(directory, |slash| &directory[..=slash])
 }
 
-/// Removes repeated strings, keeping each one's first occurrence, with a set of
-/// borrowed strings under a cheap word-at-a-time hash (links are short and many share a
-/// long prefix, which makes sorting them compare the same bytes again and again).
-fn dedup_first_seen(items: &mut Vec<String>) {
-    if items.len() < 2 {
+/// Removes repeated links, keeping each one's first occurrence, with a set of borrowed
+/// strings under a cheap word-at-a-time hash (links are short and many share a long
+/// prefix, which makes sorting them compare the same bytes again and again).
+fn dedup_first_seen(links: &mut LinkList) {
+    if links.len() < 2 {
         return;
     }
     let keep: Vec<bool> = {
         let mut seen: HashSet<&str, BuildHasherDefault<WordHasher>> =
-            HashSet::with_capacity_and_hasher(items.len(), BuildHasherDefault::default());
-        items
-            .iter()
-            .map(|item| seen.insert(item.as_str()))
-            .collect()
+            HashSet::with_capacity_and_hasher(links.len(), BuildHasherDefault::default());
+        links.iter().map(|link| seen.insert(link)).collect()
     };
+    if keep.iter().all(|k| *k) {
+        return;
+    }
     let mut position = 0;
-    items.retain(|_| {
+    links.retain(|_| {
         position += 1;
         keep[position - 1]
     });
@@ -246,9 +255,9 @@ mod tests {
 
     #[test]
     fn dedup_keeps_first_occurrences_in_order() {
-        let mut items: Vec<String> = ["b", "a", "b", "c", "a", "b"].map(String::from).to_vec();
-        dedup_first_seen(&mut items);
-        assert_eq!(items, ["b", "a", "c"]);
+        let mut links: LinkList = ["b", "a", "b", "c", "a", "b"].into_iter().collect();
+        dedup_first_seen(&mut links);
+        assert_eq!(links.iter().collect::<Vec<_>>(), ["b", "a", "c"]);
     }
 
     /// Hrefs of the plain forms, and near misses that only the parser gets right.
@@ -333,7 +342,12 @@ mod tests {
                     })
                     .into_iter()
                     .collect();
-                assert_eq!(resolve_links(&[href], &base), expected, "{base} + {href}");
+                let links = resolve_links(&[href], &base);
+                assert_eq!(
+                    links.iter().collect::<Vec<_>>(),
+                    expected,
+                    "{base} + {href}"
+                );
             }
         }
     }
@@ -353,7 +367,7 @@ mod tests {
             "http://other.example",
             "https://other.example?q=1",
         ] {
-            let joined = plain.join(href);
+            let joined = plain.join(href).map(|parts| parts.concat());
             let mut expected = base.join(href).unwrap();
             expected.set_fragment(None);
             assert_eq!(joined.as_deref(), Some(expected.as_str()), "{href}");
