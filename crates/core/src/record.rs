@@ -515,20 +515,35 @@ impl JsonOut {
 
     /// `s` as a JSON string, escaped as serde_json escapes: `"`, `\\` and control
     /// characters, with the short forms for backspace, tab, newline, form feed and
-    /// carriage return. Runs without such bytes are found eight bytes at a time and
-    /// copied whole.
+    /// carriage return. Runs without such bytes are found 32, then eight bytes at a time
+    /// (the last eight bytes of a string overlapping the words before them) and copied
+    /// whole.
     fn str(&mut self, s: &str) {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let bytes = s.as_bytes();
+        let word = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("eight"));
         self.0.push('"');
         let mut copied = 0;
         let mut at = 0;
         while at < bytes.len() {
-            if let Some(word) = bytes.get(at..at + 8) {
-                if !needs_escape(u64::from_le_bytes(word.try_into().expect("eight bytes"))) {
-                    at += 8;
-                    continue;
-                }
+            if at + 32 <= bytes.len()
+                && (escapes(word(at))
+                    | escapes(word(at + 8))
+                    | escapes(word(at + 16))
+                    | escapes(word(at + 24)))
+                    == 0
+            {
+                at += 32;
+                continue;
+            }
+            if at + 8 <= bytes.len() && escapes(word(at)) == 0 {
+                at += 8;
+                continue;
+            }
+            if at + 8 > bytes.len() && bytes.len() >= 8 && escapes(word(bytes.len() - 8)) == 0 {
+                // The tail is within the last eight bytes, which need no escape.
+                at = bytes.len();
+                continue;
             }
             let byte = bytes[at];
             let short = match byte {
@@ -564,16 +579,17 @@ impl JsonOut {
     }
 }
 
-/// Whether any of the eight bytes of `word` must be escaped in a JSON string: below
-/// 0x20, `"` or `\\`. (Exact for "any", the classic has-zero-byte test.)
-fn needs_escape(word: u64) -> bool {
+/// Not zero when any of the eight bytes of `word` must be escaped in a JSON string:
+/// below 0x20, `"` or `\\`. (Exact for "any", the classic has-zero-byte test; the
+/// results of several words can be or-ed and tested once.)
+fn escapes(word: u64) -> u64 {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGHS != 0;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS != 0;
-    below_space
-        || has_zero(word ^ (ONES * u64::from(b'"')))
-        || has_zero(word ^ (ONES * u64::from(b'\\')))
+    let zero_bytes = |v: u64| v.wrapping_sub(ONES) & !v;
+    (word.wrapping_sub(ONES * 0x20) & !word
+        | zero_bytes(word ^ (ONES * u64::from(b'"')))
+        | zero_bytes(word ^ (ONES * u64::from(b'\\'))))
+        & HIGHS
 }
 
 /// A record as the store keeps it: the indexed columns and the record's JSON text, so
@@ -747,12 +763,15 @@ mod tests {
     #[test]
     fn every_string_escapes_like_serde_json() {
         let mut strings = tricky_strings();
-        // Each escapable byte at each position of a word.
+        // Each escapable byte at each position of a 32-byte block, of a word after it,
+        // and of a tail shorter than a word, in strings of every length up to 41.
         for byte in (0u8..0x20).chain([b'"', b'\\', 0x7F]) {
-            for at in 0..17 {
-                let mut s = "a".repeat(17);
-                s.insert(at, char::from(byte));
-                strings.push(s);
+            for len in 0..41 {
+                for at in 0..=len {
+                    let mut s = "a".repeat(len);
+                    s.insert(at, char::from(byte));
+                    strings.push(s);
+                }
             }
         }
         for s in strings {
