@@ -310,14 +310,16 @@ impl Handler<RequestEnded> for Fetcher {
     type Result = ();
 
     fn handle(&mut self, msg: RequestEnded, ctx: &mut Self::Context) {
-        // A request aborted with its job may still have ended first: ignore it.
-        let Some(request) = self
+        // A request aborted with its job may still have ended first: its end is
+        // ignored, and so is the entry of a later request for the same URL.
+        if self
             .in_flight
-            .remove(&msg.key)
-            .filter(|request| request.number == msg.number)
-        else {
+            .get(&msg.key)
+            .is_none_or(|request| request.number != msg.number)
+        {
             return;
-        };
+        }
+        let request = self.in_flight.remove(&msg.key).expect("checked above");
         self.links.metrics.in_flight.dec();
         self.on_fetched(msg.fetched, msg.host_pause, request.host, ctx);
         self.answer_drained_if_idle();
