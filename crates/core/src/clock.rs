@@ -14,7 +14,7 @@ pub fn format(at: OffsetDateTime) -> String {
         .expect("a UTC timestamp always formats")
 }
 
-/// The current time, formatted with [`format`].
+/// The current time, formatted with [`format()`].
 pub fn now() -> String {
     format(OffsetDateTime::now_utc())
 }
@@ -24,7 +24,7 @@ pub fn now_millis() -> i64 {
     (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-/// Formats milliseconds since the Unix epoch with [`format`].
+/// Formats milliseconds since the Unix epoch with [`format()`].
 pub fn format_millis(millis: i64) -> String {
     let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);

@@ -3,7 +3,7 @@
 //!
 //! # Layout
 //! - [`fetcher`]: the [`Fetcher`] actor, its slots and the batching of outcomes.
-//! - [`request`]: one task's attempts, retries, redirects and body limit.
+//! - `request`: one task's attempts, retries, redirects and body limit.
 //! - [`guard`]: the SSRF [`Guard`]: which addresses may be connected to.
 //! - `body`: content decoding, bounded so compression bombs stop at the limit.
 //! - `client`: the awc client (TLS, connection limits, deadlines).

@@ -5,9 +5,9 @@
 //! of read connections that any thread may use.
 //!
 //! # Layout
-//! - [`schema`]: connection set-up and versioned migrations.
-//! - [`read`]: [`Store`] and its queries (jobs, pending tasks, record pages).
-//! - [`writer`]: [`StoreWriter`] and the write commands it takes.
+//! - `schema`: connection set-up and versioned migrations.
+//! - `read`: [`Store`] and its queries (jobs, pending tasks, record pages).
+//! - `writer`: [`StoreWriter`] and the write commands it takes.
 //!
 //! Rows of `urls` and `records` are keyed by one integer, `job << 32 | seq`, so a job's
 //! rows are one contiguous range of the table's own B-tree: paging, exports and the
