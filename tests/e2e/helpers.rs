@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use trawl_testkit::{temp_dir, Api, TargetServer, TempDir, Trawl, ALLOW_LOOPBACK};
+use trawl_testkit::{job_id, temp_dir, Api, TargetServer, TempDir, Trawl, Value, ALLOW_LOOPBACK};
 
 /// The binary under test; only integration tests see this variable.
 pub const BIN: &str = env!("CARGO_BIN_EXE_trawl");
@@ -61,4 +61,13 @@ pub fn slow_urls(target: &TargetServer, n: u64, ms: u64) -> Vec<String> {
     (0..n)
         .map(|i| target.url(&format!("/slow/{ms}/{i}")))
         .collect()
+}
+
+/// Submits `body` to the service, waits [`SHORT`] for its job to complete (failing with
+/// the service's last log lines if it does not), and returns the job's NDJSON records.
+pub async fn run_job(trawl: &Trawl, api: &Api, body: &Value) -> Vec<Value> {
+    let id = job_id(&api.submit_ok(body).await);
+    let job = api.wait_until_finished(&id, SHORT).await;
+    assert_eq!(job["state"], "completed", "{job}\n{}", trawl.stderr_tail());
+    api.ndjson(&id).await
 }

@@ -8,11 +8,11 @@
 use std::time::Duration;
 
 use trawl_testkit::{
-    assert_one_record_per_seq, assert_record_keys, error_kind, job_id, json, refused_port,
-    sha256_hex, temp_dir, Api, HostileServer, TempDir, Trawl, Value, ALLOW_LOOPBACK, BOMBS,
+    assert_one_record_per_seq, assert_record_keys, error_kind, json, refused_port, sha256_hex,
+    temp_dir, Api, HostileServer, TempDir, Trawl, Value, ALLOW_LOOPBACK, BOMBS,
 };
 
-use crate::helpers::{BIN, SHORT};
+use crate::helpers::{run_job, BIN};
 
 /// Per-attempt deadline.
 pub const TIMEOUT_MS: u64 = 2000;
@@ -80,20 +80,8 @@ impl HostileApp {
     /// Submits `urls` (with job `options`), waits for the job to complete, and returns
     /// its records, one per URL, in seq order.
     pub async fn fetch_all(&self, urls: &[String], options: Value) -> Vec<Value> {
-        let id = job_id(
-            &self
-                .api
-                .submit_ok(&json!({ "urls": urls, "options": options }))
-                .await,
-        );
-        let job = self.api.wait_until_finished(&id, SHORT).await;
-        assert_eq!(
-            job["state"],
-            "completed",
-            "{job}\n{}",
-            self.trawl.stderr_tail()
-        );
-        let records = self.api.ndjson(&id).await;
+        let body = json!({ "urls": urls, "options": options });
+        let records = run_job(&self.trawl, &self.api, &body).await;
         let by_seq = assert_one_record_per_seq(&records, urls.len() as u64);
         for record in by_seq.values() {
             assert_record_keys(record);

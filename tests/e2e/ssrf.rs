@@ -4,7 +4,7 @@
 
 use trawl_testkit::{error_kind, json, temp_dir, Api, HostileServer, TempDir, Trawl, Value};
 
-use crate::helpers::{BIN, SHORT};
+use crate::helpers::{run_job, BIN};
 use crate::hostile::assert_error;
 
 /// Loopback spellings of port `port` that a naive check (string match, `Ipv4Addr`
@@ -64,16 +64,7 @@ fn start(env: &[(&str, &str)]) -> Guarded {
 
 impl Guarded {
     async fn fetch_all(&self, urls: &[String]) -> Vec<Value> {
-        let job = self.api.submit_ok(&json!({ "urls": urls })).await;
-        let id = trawl_testkit::job_id(&job);
-        let job = self.api.wait_until_finished(&id, SHORT).await;
-        assert_eq!(
-            job["state"],
-            "completed",
-            "{job}\n{}",
-            self.trawl.stderr_tail()
-        );
-        let records = self.api.ndjson(&id).await;
+        let records = run_job(&self.trawl, &self.api, &json!({ "urls": urls })).await;
         assert_eq!(records.len(), urls.len(), "one record per URL");
         records
     }

@@ -625,38 +625,7 @@ mod tests {
     fn failed_record_has_every_contract_key() {
         let record = Record::failed("j", 3, "ftp://x", None, ErrorKind::InvalidUrl, "not http");
         let value: serde_json::Value = serde_json::from_str(&record.to_stored(1).json).unwrap();
-        let keys: Vec<&str> = value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect();
-        for key in [
-            "job_id",
-            "seq",
-            "url",
-            "ref",
-            "final_url",
-            "status",
-            "ok",
-            "error",
-            "attempts",
-            "elapsed_ms",
-            "fetched_at",
-            "content_type",
-            "bytes",
-            "sha256",
-            "redirects",
-            "json",
-            "html",
-            "text",
-            "headers",
-            "body",
-            "extract",
-            "notes",
-        ] {
-            assert!(keys.contains(&key), "missing {key}");
-        }
+        trawl_testkit::assert_record_keys(&value);
         assert_eq!(value["error"]["kind"], "invalid_url");
     }
 

@@ -43,17 +43,11 @@ impl Trawl {
     /// Panics, with the child's stderr, when it exits or stays silent instead.
     pub fn start(bin: &str, db_dir: &Path, env: &[(&str, &str)]) -> Trawl {
         let db_url = format!("sqlite://{}", db_dir.join("trawl.db").display());
-        let mut command = base_command(bin, &["serve"]);
-        command
-            .env("TRAWL__API__BIND", "127.0.0.1:0")
-            .env("TRAWL__STORE__URL", &db_url)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+        let service = [
+            ("TRAWL__API__BIND", "127.0.0.1:0"),
+            ("TRAWL__STORE__URL", db_url.as_str()),
+        ];
+        let mut child = spawn_piped(bin, &["serve"], &[&service[..], env].concat());
 
         let stderr = Arc::new(Mutex::new(VecDeque::new()));
         forward_stderr(
@@ -224,15 +218,7 @@ pub struct CliOutput {
 /// `timeout` for it to exit, and returns what it printed. Panics (after a SIGKILL) on
 /// timeout, so a command that should fail fast but serves instead cannot hang a test.
 pub fn run_cli(bin: &str, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> CliOutput {
-    let mut command = base_command(bin, args);
-    command
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"));
+    let mut child = spawn_piped(bin, args, env);
     let stdout = read_all(child.stdout.take().expect("stdout is piped"));
     let stderr = read_all(child.stderr.take().expect("stderr is piped"));
     let Some(status) = wait_deadline(&mut child, Instant::now() + timeout) else {
@@ -247,9 +233,9 @@ pub fn run_cli(bin: &str, args: &[&str], env: &[(&str, &str)], timeout: Duration
     }
 }
 
-/// `bin args...` without the test's own `TRAWL_*` variables, with `RUST_LOG` kept only
-/// when `TEST_LOG` asks for logs.
-fn base_command(bin: &str, args: &[&str]) -> Command {
+/// Starts `bin args...` with `env`, without the test's own `TRAWL_*` variables and with
+/// `RUST_LOG` kept only when `TEST_LOG` asks for logs; no stdin, stdout and stderr piped.
+fn spawn_piped(bin: &str, args: &[&str], env: &[(&str, &str)]) -> Child {
     let mut command = Command::new(bin);
     command.args(args);
     for (key, _) in std::env::vars_os() {
@@ -261,6 +247,12 @@ fn base_command(bin: &str, args: &[&str]) -> Command {
         command.env_remove("RUST_LOG");
     }
     command
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {bin}: {e}"))
 }
 
 /// Reads `stream` to the end on its own thread.
