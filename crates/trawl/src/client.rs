@@ -121,8 +121,10 @@ impl Client {
     /// of the server) is opened again.
     pub async fn wait(&self, id: &str) -> anyhow::Result<Value> {
         let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("{bar:40} {pos}/{len} URLs  {per_sec:0}  eta {eta}  {msg}")
-                .expect("the template is valid"),
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} URLs  {per_sec:0}  eta {eta}  {msg}",
+            )
+            .expect("the template is valid"),
         );
         let show = |job: &Value| {
             bar.set_length(job["total"].as_u64().unwrap_or(0));
