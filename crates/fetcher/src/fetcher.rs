@@ -4,8 +4,9 @@
 //! The coordinator never assigns more tasks than the fetcher has free slots. A slot is
 //! a request on the wire: outcomes go to the processor and then to the store writer in
 //! batches, and a batch's slots go back with [`TasksFinished`] as it is handed on, as
-//! long as no more than [`BATCHES_IN_PROCESSING`] batches are being processed and
-//! committed. Past that, a batch keeps its slots until an earlier one is committed:
+//! long as the batches being processed and committed hold no more outcomes than the
+//! fetcher has slots (and at least [`MIN_BATCHES_IN_PROCESSING`] batches). Past that, a
+//! batch keeps its slots until an earlier one is committed:
 //! that is the backpressure, so a slow processor or disk slows the fetching and no
 //! queue grows without bound. The coordinator learns of commits from
 //! [`TasksSettled`].
@@ -41,9 +42,13 @@ use crate::request::{fetch, Fetched, RequestContext};
 /// batches fill up, and a lone outcome never waits for company.
 const BATCH: usize = 64;
 
-/// Batches a fetcher may have in processing and committing whose slots it already gave
-/// back; later batches hold their slots until one of these is committed.
-pub const BATCHES_IN_PROCESSING: usize = 4;
+/// Batches a fetcher may always have in processing and committing whose slots it already
+/// gave back; later batches hold their slots until one of these is committed. A fetcher
+/// with more slots may have as many batches as it takes to hold one outcome per slot: a
+/// whole wave of responses then frees its slots at once instead of waiting for earlier
+/// commits (on W2, 512 responses arrive within a few milliseconds: with 4 batches, half
+/// of them waited), and what a fetcher holds stays bounded by twice its slots.
+pub const MIN_BATCHES_IN_PROCESSING: usize = 4;
 
 /// Where a fetcher sends its results.
 #[derive(Clone)]
@@ -109,7 +114,9 @@ pub struct Fetcher {
     end_of_turn_armed: bool,
     /// Batches handed on and not yet committed.
     batches_in_processing: usize,
-    /// Slots of the batches beyond [`BATCHES_IN_PROCESSING`], oldest first, given back
+    /// How many of those give their slots back as they are handed on.
+    max_batches_in_processing: usize,
+    /// Slots of the batches beyond `max_batches_in_processing`, oldest first, given back
     /// as earlier batches are committed.
     held_slots: VecDeque<Vec<FreedSlot>>,
     /// Answered once nothing handed on is still being processed or committed.
@@ -124,6 +131,10 @@ impl Fetcher {
         links: FetcherLinks,
     ) -> Addr<Fetcher> {
         let arbiter = Arbiter::new();
+        let max_batches_in_processing = settings
+            .concurrency
+            .div_ceil(BATCH)
+            .max(MIN_BATCHES_IN_PROCESSING);
         Fetcher::start_in_arbiter(&arbiter.handle(), move |_| Fetcher {
             index,
             settings,
@@ -135,13 +146,14 @@ impl Fetcher {
             freed_hosts: Vec::new(),
             end_of_turn_armed: false,
             batches_in_processing: 0,
+            max_batches_in_processing,
             held_slots: VecDeque::new(),
             drained: Vec::new(),
         })
     }
 
     /// Hands finished outcomes to the processor and then the store, giving their slots
-    /// back now or, past [`BATCHES_IN_PROCESSING`], once an earlier batch is committed.
+    /// back now or, past `max_batches_in_processing`, once an earlier batch is committed.
     fn flush(&mut self, ctx: &mut Context<Self>) {
         if self.finished.is_empty() {
             return;
@@ -156,7 +168,7 @@ impl Fetcher {
             })
             .collect();
         self.batches_in_processing += 1;
-        if self.batches_in_processing <= BATCHES_IN_PROCESSING {
+        if self.batches_in_processing <= self.max_batches_in_processing {
             self.give_back(slots);
         } else {
             self.held_slots.push_back(slots);
