@@ -406,6 +406,28 @@ async fn a_429_with_a_short_retry_after_is_retried_after_that_long() {
 }
 
 #[actix_rt::test]
+async fn a_retry_after_pause_holds_back_the_hosts_queued_tasks_too() {
+    // One slot: the second URL waits queued in the fetcher while the first gets its 429.
+    let app = spawn_hostile(&[
+        ("TRAWL__FETCHER__ACTORS", "1"),
+        ("TRAWL__FETCHER__CONCURRENCY", "1"),
+    ]);
+    let urls = [
+        app.hostile.url("/retry-after/paused"),
+        app.hostile.url("/ok/queued"),
+    ];
+    let records = app.fetch_all(&urls, json!({})).await;
+    assert!(records.iter().all(|r| r["ok"] == true), "{records:?}");
+    let paused_at = app.hostile.request_times("/retry-after/paused")[0];
+    let queued_at = app.hostile.request_times("/ok/queued")[0];
+    let gap = queued_at - paused_at;
+    assert!(
+        gap >= Duration::from_millis(950),
+        "the queued request waited for the host's Retry-After: 1, came after {gap:?}"
+    );
+}
+
+#[actix_rt::test]
 async fn a_429_with_a_retry_after_above_the_cap_ends_with_its_status() {
     let app = spawn_hostile(&[]);
     let record = app

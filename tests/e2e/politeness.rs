@@ -1,6 +1,7 @@
 //! Politeness per host: `fetcher.per_host_concurrency` and `fetcher.per_host_rps` (and
-//! the lower per-job options), a busy host never stalls the others, and a redirect hop
-//! to another host waits for that host's turn.
+//! the lower per-job options), a busy host never stalls the others, a redirect hop to
+//! another host waits for that host's turn, and a fetcher's queued tasks never push it
+//! past `fetcher.concurrency`.
 //!
 //! The target here is a small threaded HTTP server of this module's own that records,
 //! for every request, when it arrived and how many were in flight at once.
@@ -125,6 +126,25 @@ async fn per_host_concurrency_caps_the_requests_in_flight_to_one_host() {
         server.peak(),
         3,
         "3 in flight at most, and the limit is used"
+    );
+}
+
+#[actix_rt::test]
+async fn a_fetcher_with_tasks_queued_still_keeps_to_its_concurrency() {
+    // One fetcher of 2 slots is assigned a third task, queued until a request ends.
+    let app = spawn_app(&[
+        ("TRAWL__FETCHER__ACTORS", "1"),
+        ("TRAWL__FETCHER__CONCURRENCY", "2"),
+        ("TRAWL__FETCHER__PER_HOST_CONCURRENCY", "8"),
+    ]);
+    let server = CountingServer::start();
+    let id = app.api.submit_urls(&sleeping_urls(&server, 12, 100)).await;
+    app.api.wait_until_finished(&id, SHORT).await;
+    assert!(all_ok(&app.api.ndjson(&id).await));
+    assert_eq!(
+        server.peak(),
+        2,
+        "2 requests in flight at most, and both used"
     );
 }
 

@@ -1,7 +1,9 @@
 //! [`Coordinator`]: job lifecycle and dispatch.
 //!
-//! Flow control is by credit: the coordinator knows each fetcher's free slots, assigns
-//! no more tasks than that, and gets the slots back with [`TasksFinished`] once the
+//! Flow control is by credit: the coordinator knows each fetcher's free slots (its
+//! `concurrency` plus the few tasks it may hold queued, see
+//! [`FetcherSettings::queued_tasks`]), assigns no more tasks than that, and gets the
+//! slots back with [`TasksFinished`] once the
 //! tasks' records are committed (or the tasks come back for a retry or a redirect hop,
 //! which then wait here, holding no slot). Tasks come from each job's bounded buffer,
 //! refilled from the store in pages, and only for hosts with a free turn, a rate token
@@ -18,7 +20,7 @@ use actix::{
 };
 use tokio::sync::oneshot;
 use trawl_core::fetch::{
-    AbortJob, AssignTasks, HostTurnsFreed, PauseHost, TasksFinished, TasksSettled,
+    AbortJob, AssignTasks, HostTurnsFreed, PauseHost, ReturnQueued, TasksFinished, TasksSettled,
 };
 use trawl_core::job::{CancelJob, JobAccepted, JobContext, JobFinished, JobKey};
 use trawl_core::record::{ErrorKind, Record, StoreRecords};
@@ -44,6 +46,8 @@ pub struct FetcherHandle {
     pub assign: Recipient<AssignTasks>,
     /// Aborts a cancelled job's requests.
     pub abort: Recipient<AbortJob>,
+    /// Hands queued tasks back at shutdown.
+    pub return_queued: Recipient<ReturnQueued>,
 }
 
 /// Where the coordinator sends its commands.
@@ -80,7 +84,7 @@ pub struct Coordinator {
 impl Coordinator {
     /// A coordinator over `store`, feeding `links.fetchers`.
     pub fn new(settings: FetcherSettings, store: Store, links: CoordinatorLinks) -> Coordinator {
-        let free_slots = vec![settings.concurrency; links.fetchers.len()];
+        let free_slots = vec![settings.assignable_tasks(); links.fetchers.len()];
         Coordinator {
             settings,
             store,
@@ -129,6 +133,7 @@ impl Coordinator {
                     break;
                 }
                 self.round_after = key;
+                let free_request_slots = self.free_request_slots();
                 let Some(queue) = self.jobs.get_mut(&key) else {
                     continue;
                 };
@@ -159,7 +164,14 @@ impl Coordinator {
                         continue;
                     }
                 };
-                let (tasks, held_back) = queue.take(free.min(ROUND_QUANTUM), &mut self.turns, now);
+                // A rate-limited task only goes where it starts at once: a fetcher with
+                // a slot left outside its queue (the fullest such fetcher is picked below).
+                let room = if queue.is_rate_limited() {
+                    free_request_slots
+                } else {
+                    free
+                };
+                let (tasks, held_back) = queue.take(room.min(ROUND_QUANTUM), &mut self.turns, now);
                 rate_limited |= held_back;
                 if tasks.is_empty() {
                     // Every buffered host is busy: the next page may hold other hosts.
@@ -237,7 +249,16 @@ impl Coordinator {
     fn all_slots_free(&self) -> bool {
         self.free_slots
             .iter()
-            .all(|free| *free == self.settings.concurrency)
+            .all(|free| *free == self.settings.assignable_tasks())
+    }
+
+    /// Tasks the fetchers would start at once, without queueing them.
+    fn free_request_slots(&self) -> usize {
+        let queued = self.settings.queued_tasks();
+        self.free_slots
+            .iter()
+            .map(|free| free.saturating_sub(queued))
+            .sum()
     }
 }
 
@@ -381,6 +402,9 @@ impl Handler<Shutdown> for Coordinator {
 
     fn handle(&mut self, _: Shutdown, ctx: &mut Self::Context) -> Self::Result {
         self.stopping = true;
+        for fetcher in &self.links.fetchers {
+            fetcher.return_queued.do_send(ReturnQueued);
+        }
         let (done, drained) = oneshot::channel();
         if self.all_slots_free() {
             let _ = done.send(());

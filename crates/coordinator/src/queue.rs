@@ -73,6 +73,13 @@ impl JobQueue {
         }
     }
 
+    /// Whether a request rate applies to this job's hosts: its tasks must start as soon
+    /// as they are assigned, never wait in a fetcher's queue, or their starts could
+    /// bunch up.
+    pub(crate) fn is_rate_limited(&self) -> bool {
+        !self.rates.is_empty()
+    }
+
     /// Nothing buffered, nothing in flight, nothing more to read: every dispatched task
     /// of this job has been committed or aborted.
     pub(crate) fn is_idle(&self) -> bool {

@@ -129,6 +129,13 @@ pub struct AssignTasks {
     pub tasks: Vec<FetchTask>,
 }
 
+/// Hand every queued task back, unstarted (as a retry due now, which the stopping
+/// coordinator keeps): sent by the coordinator to every fetcher at shutdown, when no new
+/// request may start. The URLs resume at the next start.
+#[derive(Debug, Message)]
+#[rtype(result = "()")]
+pub struct ReturnQueued;
+
 /// Abort every in-flight request of a job and start no new one. Sent by the coordinator
 /// to every fetcher.
 #[derive(Debug, Message)]

@@ -2,8 +2,15 @@
 //! `fetcher.concurrency` requests in flight.
 //!
 //! The coordinator never assigns more tasks than the fetcher has free slots. A slot is
-//! a request on the wire: outcomes go to the processor and then to the store writer in
-//! batches, and a batch's slots go back with [`TasksFinished`] as it is handed on, as
+//! a request on the wire, or a task queued behind them (at most
+//! [`FetcherSettings::queued_tasks`]): when a request ends, the next queued task starts
+//! at once, without waiting for the coordinator to hear of the free slot and answer.
+//! Queued tasks hold their host turns, so per-host limits still hold; tasks of a
+//! rate-limited job are never queued (the coordinator sees to it), and a host that asks
+//! for a pause gets its queued tasks handed back.
+//!
+//! Outcomes go to the processor and then to the store writer in batches, and a batch's
+//! slots go back with [`TasksFinished`] as it is handed on, as
 //! long as the batches being processed and committed hold no more outcomes than the
 //! fetcher has slots (and at least [`MIN_BATCHES_IN_PROCESSING`] batches). Past that, a
 //! batch keeps its slots until an earlier one is committed:
@@ -27,7 +34,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use trawl_core::fetch::{
     AbortJob, AssignTasks, Drain, FetchOutcome, FetchTask, FreedSlot, HostKey, HostTurnsFreed,
-    PauseHost, ProcessBatch, Retry, TasksFinished, TasksSettled,
+    PauseHost, ProcessBatch, Retry, ReturnQueued, TasksFinished, TasksSettled,
 };
 use trawl_core::job::JobKey;
 use trawl_core::metrics::Metrics;
@@ -104,6 +111,9 @@ pub struct Fetcher {
     requests: Option<Rc<RequestContext>>,
     /// Requests in flight, each on a task of its own.
     in_flight: HashMap<(JobKey, u64), InFlight>,
+    /// Assigned tasks waiting for a request to end, oldest first; only ever non-empty
+    /// while `concurrency` requests are in flight.
+    queued: VecDeque<FetchTask>,
     /// Numbers the requests, so a late [`RequestEnded`] of an aborted one is known.
     requests_started: u64,
     finished: Vec<FetchOutcome>,
@@ -141,6 +151,7 @@ impl Fetcher {
             links,
             requests: None,
             in_flight: HashMap::new(),
+            queued: VecDeque::new(),
             requests_started: 0,
             finished: Vec::new(),
             freed_hosts: Vec::new(),
@@ -216,6 +227,56 @@ impl Fetcher {
 }
 
 impl Fetcher {
+    /// Starts the request of `task` on a task of its own. Not a future in the actor's
+    /// context: the context polls every future it holds whenever any of them wakes, and
+    /// a fetcher holds hundreds.
+    fn start(&mut self, task: FetchTask, ctx: &mut Context<Self>) {
+        let requests = self.requests.clone().expect("started before any message");
+        let fetcher = ctx.address();
+        let key = (task.job.key, task.seq);
+        self.requests_started += 1;
+        let number = self.requests_started;
+        let host = task.host.clone();
+        let request = fetch(requests, task);
+        let task = actix_rt::spawn(async move {
+            let (fetched, host_pause) = request.await;
+            fetcher.do_send(RequestEnded {
+                key,
+                number,
+                fetched,
+                host_pause,
+            });
+        });
+        self.in_flight.insert(key, InFlight { number, task, host });
+        self.links.metrics.in_flight.inc();
+    }
+
+    /// Starts queued tasks while requests are fewer than `concurrency`.
+    fn start_queued(&mut self, ctx: &mut Context<Self>) {
+        while self.in_flight.len() < self.settings.concurrency {
+            let Some(task) = self.queued.pop_front() else {
+                break;
+            };
+            self.start(task, ctx);
+        }
+    }
+
+    /// Takes the queued tasks that `pick` selects out of the queue and gives their host
+    /// turns back; their slots are the caller's to give back.
+    fn take_queued(
+        &mut self,
+        pick: impl Fn(&FetchTask) -> bool,
+        ctx: &mut Context<Self>,
+    ) -> Vec<FetchTask> {
+        let (taken, kept): (VecDeque<FetchTask>, VecDeque<FetchTask>) =
+            mem::take(&mut self.queued).into_iter().partition(pick);
+        self.queued = kept;
+        for task in &taken {
+            self.free_host_turn(task.host.clone(), ctx);
+        }
+        taken.into()
+    }
+
     /// A dispatch to `host` ended: a retry or a hop to another host goes straight
     /// back to the coordinator (its slot is free at once); a finished outcome joins the
     /// batch for the processor and keeps its slot until committed.
@@ -232,6 +293,10 @@ impl Fetcher {
                 host: host.clone(),
                 until,
             });
+            // The coordinator holds them until the pause is over.
+            for task in self.take_queued(|task| task.host == host, ctx) {
+                self.hand_back(task, Instant::now());
+            }
         }
         self.free_host_turn(host, ctx);
         match fetched {
@@ -291,30 +356,8 @@ impl Handler<AssignTasks> for Fetcher {
     type Result = ();
 
     fn handle(&mut self, msg: AssignTasks, ctx: &mut Self::Context) {
-        let requests = self.requests.clone().expect("started before any message");
-        let fetcher = ctx.address();
-        for task in msg.tasks {
-            let key = (task.job.key, task.seq);
-            self.requests_started += 1;
-            let number = self.requests_started;
-            let host = task.host.clone();
-            // A task of its own, not a future in the actor's context: the context polls
-            // every future it holds whenever any of them wakes, and a fetcher holds
-            // hundreds.
-            let request = fetch(requests.clone(), task);
-            let fetcher = fetcher.clone();
-            let task = actix_rt::spawn(async move {
-                let (fetched, host_pause) = request.await;
-                fetcher.do_send(RequestEnded {
-                    key,
-                    number,
-                    fetched,
-                    host_pause,
-                });
-            });
-            self.in_flight.insert(key, InFlight { number, task, host });
-            self.links.metrics.in_flight.inc();
-        }
+        self.queued.extend(msg.tasks);
+        self.start_queued(ctx);
     }
 }
 
@@ -334,6 +377,7 @@ impl Handler<RequestEnded> for Fetcher {
         let request = self.in_flight.remove(&msg.key).expect("checked above");
         self.links.metrics.in_flight.dec();
         self.on_fetched(msg.fetched, msg.host_pause, request.host, ctx);
+        self.start_queued(ctx);
         self.answer_drained_if_idle();
     }
 }
@@ -361,7 +405,14 @@ impl Handler<AbortJob> for Fetcher {
             .filter(|(job, _)| *job == msg.key)
             .copied()
             .collect();
-        let mut slots = Vec::with_capacity(aborted.len());
+        let unstarted = self.take_queued(|task| task.job.key == msg.key, ctx);
+        let mut slots: Vec<FreedSlot> = unstarted
+            .iter()
+            .map(|_| FreedSlot {
+                job: msg.key,
+                retry: None,
+            })
+            .collect();
         for key in aborted {
             if let Some(request) = self.in_flight.remove(&key) {
                 // Aborting the task drops the request future, which closes its
@@ -378,11 +429,23 @@ impl Handler<AbortJob> for Fetcher {
         if !slots.is_empty() {
             tracing::debug!(
                 job = msg.key,
-                requests = slots.len(),
-                "aborted in-flight requests"
+                requests = slots.len() - unstarted.len(),
+                queued = unstarted.len(),
+                "aborted in-flight and queued requests"
             );
             self.give_back(slots);
+            self.start_queued(ctx);
             self.answer_drained_if_idle();
+        }
+    }
+}
+
+impl Handler<ReturnQueued> for Fetcher {
+    type Result = ();
+
+    fn handle(&mut self, _: ReturnQueued, ctx: &mut Self::Context) {
+        for task in self.take_queued(|_| true, ctx) {
+            self.hand_back(task, Instant::now());
         }
     }
 }

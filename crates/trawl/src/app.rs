@@ -123,6 +123,7 @@ impl Application {
                 .map(|f| FetcherHandle {
                     assign: f.clone().recipient(),
                     abort: f.clone().recipient(),
+                    return_queued: f.clone().recipient(),
                 })
                 .collect(),
             mark_started: writer.clone().recipient(),

@@ -150,6 +150,19 @@ impl FetcherSettings {
         Duration::from_millis(self.connect_timeout_ms)
     }
 
+    /// Tasks a fetcher holds beyond [`Self::concurrency`], a quarter of it (at least
+    /// one): they wait in the fetcher, and one starts the moment a request ends instead
+    /// of after a round trip through the coordinator.
+    pub fn queued_tasks(&self) -> usize {
+        self.concurrency.div_ceil(4)
+    }
+
+    /// Tasks the coordinator may assign to one fetcher at a time: its requests in
+    /// flight and [`Self::queued_tasks`].
+    pub fn assignable_tasks(&self) -> usize {
+        self.concurrency + self.queued_tasks()
+    }
+
     /// [`Self::shutdown_grace_ms`] as a duration.
     pub fn shutdown_grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
