@@ -10,12 +10,14 @@
 //! - [`record`]: the record schema of the contract and the rows the store keeps.
 //! - [`submission`]: reading a submission body entry by entry.
 //! - [`clock`]: timestamps in the contract's format.
+//! - [`memory`]: how the process takes memory from the kernel.
 //! - [`metrics`]: the Prometheus metrics.
 #![deny(missing_docs)]
 
 pub mod clock;
 pub mod fetch;
 pub mod job;
+pub mod memory;
 pub mod metrics;
 pub mod record;
 pub mod settings;

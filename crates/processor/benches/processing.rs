@@ -4,15 +4,15 @@
 //!
 //! Each iteration is what a processor thread does per outcome: [`process`] and the
 //! stored form of the record. Run with `cargo bench -p trawl-processor`; criterion
-//! reports `elem/s`, which is pages/s or documents/s. The allocator is mimalloc, as in
-//! the `trawl` binary.
+//! reports `elem/s`, which is pages/s or documents/s. The allocator is mimalloc, and
+//! transparent huge pages are off, as in the `trawl` binary.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::{criterion_group, BatchSize, Criterion, Throughput};
 use trawl_core::fetch::{FetchOutcome, FetchTask, ResponseHead};
 use trawl_core::job::{ExtractRule, JobContext, JobOptions};
 use trawl_core::settings::ProcessorSettings;
@@ -211,4 +211,10 @@ fn json(c: &mut Criterion) {
 }
 
 criterion_group!(benches, html, json);
-criterion_main!(benches);
+
+/// `criterion_main!`, with transparent huge pages turned off first.
+fn main() {
+    trawl_core::memory::disable_transparent_huge_pages();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
