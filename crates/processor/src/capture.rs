@@ -6,8 +6,10 @@
 //! the same): a start tag pushes its element unless it is void; an end tag pops up to
 //! the nearest open element of its name, and is ignored when there is none. Nothing is
 //! closed implicitly, except that a rule's match of `li`, `p` and friends ends the
-//! rule's open value of the same name ([`IMPLIED_END`]). The text of a match is the
-//! text seen while its element is open, raw text included.
+//! rule's open value of the same name ([`ends_implied`]). The text of a match is the
+//! text seen while its element is open, raw text included. Which compounds an element
+//! matched is one word per open element, so a matcher takes at most [`MAX_COMPOUNDS`]
+//! compounds; `html` leaves the rules beyond that to lol_html.
 
 use std::borrow::Cow;
 
@@ -15,12 +17,17 @@ use serde_json::Value;
 
 use crate::rules::{CssRule, MAX_ALL_VALUES};
 use crate::scan::{Tag, TextKind, Visitor};
-use crate::select::{Combinator, FastSelector};
+use crate::select::{Combinator, Compound, FastSelector};
 use crate::text::{decode_entities, Collapser};
 
-/// Elements whose start tag ends a rule's open value of the same name, as the HTML
-/// parser does for unclosed `<li>`, `<p>` and friends.
-pub(crate) const IMPLIED_END: [&str; 8] = ["li", "p", "dt", "dd", "option", "tr", "td", "th"];
+/// Whether the start tag of an element of this lower-case name ends a rule's open value
+/// of the same name, as the HTML parser does for unclosed `<li>`, `<p>` and friends.
+pub(crate) fn ends_implied(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"li" | b"p" | b"dt" | b"dd" | b"option" | b"tr" | b"td" | b"th"
+    )
+}
 
 /// Whether an element of this lower-case name has no content (lol_html's list): it
 /// is never pushed on the stack.
@@ -117,22 +124,25 @@ impl Capture {
     }
 }
 
+/// A set of compounds of a [`RuleMatcher`], one bit each.
+type CompoundSet = u64;
+
+/// Most compounds (simple selector sequences) one [`RuleMatcher`] evaluates: a set of
+/// them is one word. Rules beyond that go to lol_html.
+pub(crate) const MAX_COMPOUNDS: usize = CompoundSet::BITS as usize;
+
 /// A [`Visitor`] that evaluates CSS rules with fast selectors.
 pub(crate) struct RuleMatcher<'r, 'a> {
     rules: Vec<FastRule<'r, 'a>>,
-    /// Every compound of every rule, so an open element can remember which it matched,
-    /// with the position of its rule.
-    compounds: Vec<(&'r crate::select::Compound, usize)>,
-    /// Words of a compound bitset.
-    stride: usize,
+    /// Every compound of every rule, by bit position in a [`CompoundSet`].
+    compounds: Vec<&'r Compound>,
+    /// The compounds of the rules whose value is not final yet: the only ones a start
+    /// tag is matched against.
+    live: CompoundSet,
     /// Names of the open elements, outermost first.
     stack: Vec<&'a str>,
-    /// `stride` words per open element: the compounds it matched.
-    matched: Vec<u64>,
-    /// The compounds the current start tag matched.
-    current: Vec<u64>,
-    /// Every rule has its final value: the rest of the page is skipped.
-    settled: bool,
+    /// Per open element: the compounds it matched.
+    matched: Vec<CompoundSet>,
 }
 
 /// One rule and its state during the pass.
@@ -140,8 +150,13 @@ struct FastRule<'r, 'a> {
     /// Position among all the job's rules.
     index: usize,
     rule: &'r CssRule,
-    /// Per selector of the list: (compound index, combinator to its left), subject first.
+    /// Per selector of the list: (compound's bit position, combinator to its left),
+    /// subject first.
     alternatives: Vec<Vec<(usize, Combinator)>>,
+    /// Its compounds.
+    compounds: CompoundSet,
+    /// The subjects of its selectors: an element that matches none is not selected.
+    subjects: CompoundSet,
     capture: Capture,
     /// Values still taking text: (value index, stack depth of the element, its name).
     open: Vec<(usize, usize, &'a str)>,
@@ -155,16 +170,15 @@ impl FastRule<'_, '_> {
 }
 
 impl<'r, 'a> RuleMatcher<'r, 'a> {
-    /// A matcher for `rules`: (position among all rules, rule, its fast selector).
+    /// A matcher for `rules`: (position among all rules, rule, its fast selector), with
+    /// at most [`MAX_COMPOUNDS`] compounds in all.
     pub(crate) fn new(rules: &[(usize, &'r CssRule, &'r FastSelector)], max_text: usize) -> Self {
         let mut compounds = Vec::new();
-        let rules = rules
+        let rules: Vec<_> = rules
             .iter()
-            .enumerate()
-            .map(|(position, &(index, rule, selector))| FastRule {
-                index,
-                rule,
-                alternatives: selector
+            .map(|&(index, rule, selector)| {
+                let first = compounds.len();
+                let alternatives: Vec<Vec<(usize, Combinator)>> = selector
                     .alternatives
                     .iter()
                     .map(|complex| {
@@ -172,25 +186,34 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
                             .parts
                             .iter()
                             .map(|(compound, combinator)| {
-                                compounds.push((compound, position));
+                                compounds.push(compound);
                                 (compounds.len() - 1, *combinator)
                             })
                             .collect()
                     })
-                    .collect(),
-                capture: Capture::new(rule, max_text),
-                open: Vec::new(),
+                    .collect();
+                FastRule {
+                    index,
+                    rule,
+                    compounds: (first..compounds.len()).map(bit).fold(0, |set, b| set | b),
+                    subjects: alternatives
+                        .iter()
+                        .map(|parts| bit(parts[0].0))
+                        .fold(0, |set, b| set | b),
+                    alternatives,
+                    capture: Capture::new(rule, max_text),
+                    open: Vec::new(),
+                }
             })
             .collect();
-        let stride = compounds.len().div_ceil(64);
+        assert!(compounds.len() <= MAX_COMPOUNDS, "too many compounds");
+        let live = rules.iter().fold(0, |set, rule| set | rule.compounds);
         RuleMatcher {
             rules,
             compounds,
-            stride,
+            live,
             stack: Vec::new(),
             matched: Vec::new(),
-            current: vec![0; stride],
-            settled: false,
         }
     }
 
@@ -205,9 +228,18 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             .collect()
     }
 
-    /// Whether the open element at `depth` matched compound `compound`.
-    fn open_matched(&self, depth: usize, compound: usize) -> bool {
-        self.matched[depth * self.stride + compound / 64] & (1 << (compound % 64)) != 0
+    /// Every rule has its final value: the rest of the page can be skipped.
+    fn is_settled(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Recomputes [`RuleMatcher::live`] after a rule's value may have become final.
+    fn update_live(&mut self) {
+        self.live = self
+            .rules
+            .iter()
+            .filter(|rule| !rule.is_settled())
+            .fold(0, |set, rule| set | rule.compounds);
     }
 
     /// Whether `parts[k..]` match among the open elements below `depth`, given that
@@ -217,78 +249,88 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         let Some(&(compound, _)) = parts.get(k) else {
             return true;
         };
+        let matched = |d: usize| self.matched[d] & bit(compound) != 0;
         match parts[k - 1].1 {
             Combinator::Child => {
-                depth > 0
-                    && self.open_matched(depth - 1, compound)
-                    && self.ancestors_match(parts, k + 1, depth - 1)
+                depth > 0 && matched(depth - 1) && self.ancestors_match(parts, k + 1, depth - 1)
             }
             Combinator::Descendant => (0..depth)
                 .rev()
-                .any(|d| self.open_matched(d, compound) && self.ancestors_match(parts, k + 1, d)),
+                .any(|d| matched(d) && self.ancestors_match(parts, k + 1, d)),
         }
     }
+
+    /// Whether rule `r` selects an element at `depth` that matched `current`.
+    fn selects(&self, r: usize, current: CompoundSet, depth: usize) -> bool {
+        let rule = &self.rules[r];
+        rule.subjects & current != 0
+            && rule.alternatives.iter().any(|parts| {
+                current & bit(parts[0].0) != 0 && self.ancestors_match(parts, 1, depth)
+            })
+    }
+}
+
+/// The set of compound `k` alone.
+fn bit(k: usize) -> CompoundSet {
+    1 << k
 }
 
 impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
     fn start_tag(&mut self, tag: &Tag<'a>) {
-        if self.settled {
+        if self.is_settled() {
             return;
         }
-        for (k, (compound, rule)) in self.compounds.iter().enumerate() {
-            let bit = 1 << (k % 64);
-            // A settled rule's compounds are not looked at again.
-            if !self.rules[*rule].is_settled() && compound.matches(tag) {
-                self.current[k / 64] |= bit;
-            } else {
-                self.current[k / 64] &= !bit;
+        // The compounds of settled rules are not looked at again.
+        let mut current = 0;
+        let mut live = self.live;
+        while live != 0 {
+            let k = live.trailing_zeros() as usize;
+            live &= live - 1;
+            if self.compounds[k].matches(tag) {
+                current |= bit(k);
             }
         }
         let name = tag.name();
         let void = is_void(tag.lower());
         let depth = self.stack.len();
-        let any_compound = self.current.iter().any(|word| *word != 0);
-        for r in (0..self.rules.len()).filter(|_| any_compound) {
-            let rule = &self.rules[r];
-            let hit = rule.alternatives.iter().any(|parts| {
-                let subject = parts[0].0;
-                self.current[subject / 64] & (1 << (subject % 64)) != 0
-                    && self.ancestors_match(parts, 1, depth)
-            });
-            if !hit {
-                continue;
-            }
-            let rule = &mut self.rules[r];
-            if rule.rule.attr.is_none() && IMPLIED_END.iter().any(|e| tag.lower() == e.as_bytes()) {
-                rule.open
-                    .retain(|(_, _, open)| !open.eq_ignore_ascii_case(name));
-            }
-            if rule.capture.is_full() {
-                continue;
-            }
-            match &rule.rule.attr {
-                Some(attr) => {
-                    if let Some(value) = tag.raw(attr) {
-                        rule.capture.begin(value);
-                    }
+        if current != 0 {
+            for r in 0..self.rules.len() {
+                if !self.selects(r, current, depth) {
+                    continue;
                 }
-                None => {
-                    let value = rule.capture.begin("");
-                    if !void {
-                        rule.open.push((value, depth, name));
+                let rule = &mut self.rules[r];
+                if rule.rule.attr.is_none() && ends_implied(tag.lower()) {
+                    rule.open
+                        .retain(|(_, _, open)| !open.eq_ignore_ascii_case(name));
+                }
+                if rule.capture.is_full() {
+                    continue;
+                }
+                match &rule.rule.attr {
+                    Some(attr) => {
+                        if let Some(value) = tag.raw(attr) {
+                            rule.capture.begin(value);
+                        }
+                    }
+                    None => {
+                        let value = rule.capture.begin("");
+                        if !void {
+                            rule.open.push((value, depth, name));
+                        }
                     }
                 }
             }
+            // Only a selected element can make a rule's value final.
+            self.update_live();
         }
         if !void {
             self.stack.push(name);
-            self.matched.extend_from_slice(&self.current);
+            self.matched.push(current);
         }
-        self.settled = self.rules.iter().all(FastRule::is_settled);
     }
 
     fn end_tag(&mut self, name: &'a str) {
-        if self.settled {
+        if self.is_settled() {
             return;
         }
         let Some(depth) = self
@@ -299,15 +341,19 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
             return;
         };
         self.stack.truncate(depth);
-        self.matched.truncate(depth * self.stride);
+        self.matched.truncate(depth);
+        let mut closed = false;
         for rule in self.rules.iter_mut().filter(|r| !r.open.is_empty()) {
             rule.open.retain(|(_, d, _)| *d < depth);
+            closed |= rule.open.is_empty();
         }
-        self.settled = self.rules.iter().all(FastRule::is_settled);
+        if closed {
+            self.update_live();
+        }
     }
 
     fn text(&mut self, text: &'a str, kind: TextKind) {
-        if self.settled {
+        if self.is_settled() {
             return;
         }
         let mut decoded: Option<Cow<'a, str>> = None;

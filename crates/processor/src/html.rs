@@ -26,7 +26,7 @@ use serde_json::Value;
 use trawl_core::record::HtmlSummary;
 use url::Url;
 
-use crate::capture::{Capture, RuleMatcher, IMPLIED_END};
+use crate::capture::{ends_implied, Capture, RuleMatcher, MAX_COMPOUNDS};
 use crate::links::resolve_links;
 use crate::rules::{CompiledRules, CssRule};
 use crate::scan::tokenize;
@@ -86,9 +86,15 @@ pub(crate) fn analyze(
     max_text: usize,
 ) -> Findings {
     let css: Vec<(usize, &CssRule)> = rules.css().collect();
+    // The fast pass takes the rules it supports, as many as its compound set holds.
+    let mut room = MAX_COMPOUNDS;
     let fast: Vec<_> = css
         .iter()
-        .filter_map(|&(index, rule)| Some((index, rule, rule.fast.as_ref()?)))
+        .filter_map(|&(index, rule)| {
+            let selector = rule.fast.as_ref()?;
+            room = room.checked_sub(selector.compounds())?;
+            Some((index, rule, selector))
+        })
         .collect();
     let mut pass = (
         (wants.summary || wants.links)
@@ -233,7 +239,7 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
                 } else {
                     String::new()
                 };
-                if IMPLIED_END.contains(&tag.as_str()) {
+                if ends_implied(tag.as_bytes()) {
                     for (_, closed, open_tag) in open.iter() {
                         if *open_tag == tag {
                             closed.set(true);
@@ -412,6 +418,33 @@ mod tests {
             }
         }
         assert_eq!(compared, SELECTORS.len() * 5 * TRICKY.len());
+    }
+
+    #[test]
+    fn rules_beyond_the_fast_pass_budget_give_the_same_values() {
+        // Three compounds a rule: 21 rules fit the fast pass, the rest go to lol_html.
+        let rules: BTreeMap<String, ExtractRule> = (0..30)
+            .map(|i| {
+                let rule = ExtractRule {
+                    css: Some(format!("ul > li.x, #n{i}")),
+                    all: true,
+                    ..Default::default()
+                };
+                (format!("r{i:02}"), rule)
+            })
+            .collect();
+        let rules = CompiledRules::compile(&rules).unwrap();
+        let url = Url::parse("http://h.example/").unwrap();
+        let wants = Wants {
+            summary: false,
+            links: false,
+            text: false,
+        };
+        let mut found = analyze(TRICKY[1], &url, wants, &rules, 1024).css;
+        found.sort_by_key(|(i, _, _)| *i);
+        let values: Vec<_> = found.into_iter().map(|(_, value, _)| value).collect();
+        // The second `li` is the first one's child to lol_html: only the first matches.
+        assert_eq!(values, vec![serde_json::json!(["12 bold"]); 30]);
     }
 
     #[test]

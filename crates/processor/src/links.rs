@@ -10,26 +10,35 @@
 use std::collections::HashSet;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use memchr::memchr;
 use trawl_core::record::LinkList;
 use url::{Position, Url};
 
-/// `hrefs` resolved against `base`: http(s) only, without fragments, deduplicated in
-/// first-seen order. Empty and fragment-only hrefs point at the page itself and are
-/// skipped.
+use crate::text::{decode_entities_into, find_byte};
+
+/// `hrefs`, as written in the page (character references not decoded), resolved
+/// against `base`: http(s) only, without fragments, deduplicated in first-seen order.
+/// Empty and fragment-only hrefs point at the page itself and are skipped.
 pub(crate) fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> LinkList {
     let plain = PlainBase::of(base);
     let bytes = hrefs.iter().map(|h| h.as_ref().len()).sum::<usize>();
     let mut links = LinkList::with_capacity(hrefs.len(), bytes + bytes / 2 + 1024);
-    for href in hrefs {
-        let href = href
-            .as_ref()
-            .trim_matches(|c: char| c.is_ascii_whitespace());
+    // One buffer for every href with a character reference.
+    let mut decoded = String::new();
+    for raw in hrefs {
+        let raw = raw.as_ref();
+        let href = if find_byte(b'&', raw.as_bytes()).is_some() {
+            decoded.clear();
+            decode_entities_into(raw, &mut decoded);
+            decoded.as_str()
+        } else {
+            raw
+        };
+        let href = href.trim_ascii();
         if href.is_empty() || href.starts_with('#') {
             continue;
         }
         if let Some(parts) = plain.as_ref().and_then(|plain| plain.join(href)) {
-            links.push(&parts);
+            links.push(parts.as_slice());
             continue;
         }
         let Ok(mut url) = base.join(href) else {
@@ -72,7 +81,6 @@ impl<'u> PlainBase<'u> {
     where
         'u: 'h,
     {
-        let href = memchr(b'#', href.as_bytes()).map_or(href, |hash| &href[..hash]);
         if let Some(rest) = href
             .strip_prefix("https://")
             .or_else(|| href.strip_prefix("http://"))
@@ -83,7 +91,8 @@ impl<'u> PlainBase<'u> {
             return None;
         }
         if href.starts_with('/') {
-            return is_plain_path(href).then_some([self.origin, href, "", ""]);
+            let path = plain_path(href)?;
+            return Some(Joined::new([self.origin, path]));
         }
         // A relative path: leading `./` and `../` steps, then plain segments.
         let mut directory = self.directory;
@@ -98,30 +107,51 @@ impl<'u> PlainBase<'u> {
                 break;
             }
         }
-        if rest.starts_with(['.', '/', '?']) || !is_plain_path(rest) {
+        if rest.starts_with(['.', '/', '?']) {
             return None;
         }
-        Some([self.origin, directory, rest, ""])
+        Some(Joined::new([self.origin, directory, plain_path(rest)?]))
     }
 }
 
-/// A joined link as parts to concatenate (a fixed number, empty where not needed).
-type Joined<'h> = [&'h str; 4];
+/// A joined link as up to four parts to concatenate.
+#[derive(Debug, PartialEq, Eq)]
+struct Joined<'h> {
+    parts: [&'h str; 4],
+    /// How many of `parts` are used.
+    len: usize,
+}
 
-/// `href`, an absolute http(s) URL whose part after `scheme://` is `rest`, when the URL
-/// parser would keep it as written: a lower-case DNS name without port or user info,
-/// then a plain path (or none: the parser adds `/`).
+impl<'h> Joined<'h> {
+    /// The link made of `given`, in order.
+    fn new<const N: usize>(given: [&'h str; N]) -> Self {
+        let mut parts = [""; 4];
+        parts[..N].copy_from_slice(&given);
+        Joined { parts, len: N }
+    }
+
+    /// The parts, to concatenate.
+    fn as_slice(&self) -> &[&'h str] {
+        &self.parts[..self.len]
+    }
+}
+
+/// `href`, an absolute http(s) URL whose part after `scheme://` is `rest`, without its
+/// fragment, when the URL parser would keep it as written: a lower-case DNS name without
+/// port or user info, then a plain path (or none: the parser adds `/`).
 fn join_absolute<'h>(href: &'h str, rest: &'h str) -> Option<Joined<'h>> {
-    let host_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (host, path) = rest.split_at(host_end);
-    if !is_plain_host(host) || !is_plain_path(path) {
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (host, path_and_fragment) = rest.split_at(host_end);
+    if !is_plain_host(host) {
         return None;
     }
+    let path = plain_path(path_and_fragment)?;
     if path.starts_with('/') {
-        Some([href, "", "", ""])
+        let fragment = path_and_fragment.len() - path.len();
+        Some(Joined::new([&href[..href.len() - fragment]]))
     } else {
         let scheme = &href[..href.len() - rest.len()];
-        Some([scheme, host, "/", path])
+        Some(Joined::new([scheme, host, "/", path]))
     }
 }
 
@@ -146,11 +176,12 @@ fn is_plain_host(host: &str) -> bool {
         })
 }
 
-/// Whether the parser keeps `path` (a path, maybe with a query) as written: only
-/// characters it never escapes, valid `%` escapes, no dot segment that it would remove
-/// (any `/.`), and no `:` before the first `/` or `?` (in a relative path the parser
-/// would read a scheme). One pass over the bytes.
-fn is_plain_path(path: &str) -> bool {
+/// `path` (a path, maybe with a query, maybe with a fragment) up to its fragment, when
+/// the parser keeps that part as written: only characters it never escapes, valid `%`
+/// escapes, no dot segment that it would remove (any `/.`), and no `:` before the first
+/// `/` or `?` (in a relative path the parser would read a scheme). One pass over the
+/// bytes, which also finds the fragment.
+fn plain_path(path: &str) -> Option<&str> {
     let bytes = path.as_bytes();
     let mut first_segment = true;
     let mut at = 0;
@@ -162,8 +193,9 @@ fn is_plain_path(path: &str) -> bool {
             continue;
         }
         match byte {
-            b'.' if at > 0 && bytes[at - 1] == b'/' => return false,
-            b':' if first_segment => return false,
+            b'#' => return Some(&path[..at]),
+            b'.' if at > 0 && bytes[at - 1] == b'/' => return None,
+            b':' if first_segment => return None,
             b'/' | b'?' => first_segment = false,
             b'%' if bytes
                 .get(at + 1..at + 3)
@@ -172,16 +204,17 @@ fn is_plain_path(path: &str) -> bool {
                 at += 2;
             }
             b'.' | b':' => {}
-            _ => return false,
+            _ => return None,
         }
         at += 1;
     }
-    true
+    Some(path)
 }
 
-/// The bytes [`is_plain_path`] must look at: all but those the parser copies as they
+/// The bytes [`plain_path`] must look at: all but those the parser copies as they
 /// are in a path or query of an http(s) URL and that play no part in segments (`.`,
-/// `:`, `/` and `?` do; `%` starts an escape that is checked on its own).
+/// `:`, `/` and `?` do; `%` starts an escape that is checked on its own; `#` starts
+/// the fragment).
 static SPECIAL: [bool; 256] = {
     let mut table = [true; 256];
     let mut byte = 0;
@@ -268,7 +301,7 @@ mod tests {
     }
 
     /// Hrefs of the plain forms, and near misses that only the parser gets right.
-    const HREFS: [&str; 54] = [
+    const HREFS: [&str; 64] = [
         "/a/b?x=1&y=2",
         "rel/one",
         "page2.html",
@@ -323,6 +356,16 @@ mod tests {
         "https://other.example/a/../b",
         "https:relative",
         "ftp://other.example/x",
+        "./#x",
+        "../#x",
+        "/#x",
+        "/a%2#f",
+        "/a.#/.",
+        "?q#x",
+        "//h.example#x",
+        "https://other.example#f/x",
+        "https://other.example/p?q#f/./x",
+        "x:y#z",
     ];
 
     const BASES: [&str; 6] = [
@@ -358,6 +401,26 @@ mod tests {
     }
 
     #[test]
+    fn character_references_are_decoded_before_joining() {
+        let base = Url::parse(BASES[0]).unwrap();
+        for (raw, decoded) in [
+            ("/a?x=1&amp;y=2", "/a?x=1&y=2"),
+            ("rel&#35;frag", "rel#frag"),
+            ("&#47;abs", "/abs"),
+            (
+                "https://other.example/&lt;x&gt;",
+                "https://other.example/<x>",
+            ),
+            ("&#32;/sp&amp;", "/sp&"),
+            ("&amp", "&"),
+        ] {
+            let expected: Vec<String> = parser_join(&base, decoded.trim()).into_iter().collect();
+            let links = resolve_links(&[raw], &base);
+            assert_eq!(links.iter().collect::<Vec<_>>(), expected, "{raw}");
+        }
+    }
+
+    #[test]
     fn every_ascii_byte_in_a_path_joins_as_the_url_parser_joins() {
         let base = Url::parse(BASES[0]).unwrap();
         for byte in 0x20u8..0x7F {
@@ -388,8 +451,10 @@ mod tests {
             "https://other.example/abs/1",
             "http://other.example",
             "https://other.example?q=1",
+            "https://other.example#f",
+            "/a#frag",
         ] {
-            let joined = plain.join(href).map(|parts| parts.concat());
+            let joined = plain.join(href).map(|joined| joined.as_slice().concat());
             let mut expected = base.join(href).unwrap();
             expected.set_fragment(None);
             assert_eq!(joined.as_deref(), Some(expected.as_str()), "{href}");

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memmem};
 
-use crate::text::decode_entities;
+use crate::text::{decode_entities, find_byte};
 
 /// How the text of a run is to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +221,9 @@ impl<'a> Tag<'a> {
 /// Reads a tag whose name starts at `at`, filling `tag` (its lower-case name and
 /// attributes only when `attrs`, for a start tag),
 /// and returns the index just past its `>`, or `None` when the page ends inside it.
+/// Inlined into [`tokenize`], which calls it once per tag: as a call it cost about a
+/// seventh of the pass (measured).
+#[inline(always)]
 fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Option<usize> {
     tag.attrs.clear();
     let name_start = at;
@@ -269,7 +272,7 @@ fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Opti
             match *bytes.get(at)? {
                 quote @ (b'"' | b'\'') => {
                     let vs = at + 1;
-                    let len = memchr(quote, &bytes[vs..])?;
+                    let len = find_byte(quote, &bytes[vs..])?;
                     at = vs + len + 1;
                     (vs, vs + len)
                 }
@@ -294,13 +297,12 @@ fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Opti
 }
 
 /// The index of the first `<` at or after `at`. Tags often follow one another, at most
-/// a newline apart, so the next two bytes are tried before a vector search, whose set-up
-/// costs more than such a short run.
+/// a newline apart, so the next two bytes are tried before a search.
 fn next_lt(bytes: &[u8], at: usize) -> Option<usize> {
     match bytes.get(at..)? {
         [b'<', ..] => Some(at),
         [_, b'<', ..] => Some(at + 1),
-        rest => memchr(b'<', rest).map(|p| at + p),
+        rest => find_byte(b'<', rest).map(|p| at + p),
     }
 }
 

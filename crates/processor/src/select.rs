@@ -119,6 +119,14 @@ const CASE_INSENSITIVE_ATTRIBUTES: [&str; 46] = [
 ];
 
 impl FastSelector {
+    /// How many compounds the selectors of the list have in all.
+    pub(crate) fn compounds(&self) -> usize {
+        self.alternatives
+            .iter()
+            .map(|complex| complex.parts.len())
+            .sum()
+    }
+
     /// Parses `selector`, which lol_html has already accepted; `None` when it uses
     /// anything outside the subset.
     pub(crate) fn parse(selector: &str) -> Option<FastSelector> {
@@ -141,12 +149,11 @@ impl FastSelector {
 impl Compound {
     /// Whether the element of `tag` matches every part of this compound.
     pub(crate) fn matches(&self, tag: &Tag<'_>) -> bool {
-        // Names are short: comparing bytes in line beats a call to memcmp.
-        let same_name = |name: &String| {
-            let (a, b) = (tag.lower(), name.as_bytes());
-            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
-        };
-        if self.name.as_ref().is_some_and(|name| !same_name(name)) {
+        if self
+            .name
+            .as_ref()
+            .is_some_and(|name| !short_eq(tag.lower(), name.as_bytes()))
+        {
             return false;
         }
         self.conditions.iter().all(|c| c.matches(tag))
@@ -159,7 +166,7 @@ impl Condition {
             Condition::Class(class) => tag.raw("class").is_some_and(|v| {
                 v.as_bytes()
                     .split(|b| is_space(char::from(*b)))
-                    .any(|c| c == class.as_bytes())
+                    .any(|c| short_eq(c, class.as_bytes()))
             }),
             Condition::Id(id) => tag.raw("id") == Some(id.as_str()),
             Condition::Attr {
@@ -209,6 +216,12 @@ impl Condition {
             }
         }
     }
+}
+
+/// Whether two names (of tags or classes) are the same. Names are short: comparing
+/// bytes in line beats a call to memcmp.
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 /// CSS whitespace.

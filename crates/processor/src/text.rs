@@ -1,18 +1,27 @@
 //! Text helpers shared by the HTML pass and the record: HTML character references
 //! (lol_html hands out raw source text, entities included), whitespace collapsing with a
-//! byte cap, and truncation on a char boundary.
+//! byte cap, truncation on a char boundary, and a byte search for short runs.
 
 use std::borrow::Cow;
+
+use memchr::memchr;
 
 /// `s` with its HTML character references decoded: numeric ones and the named ones
 /// that real pages use; an unknown or malformed reference is kept as written.
 pub(crate) fn decode_entities(s: &str) -> Cow<'_, str> {
-    if !s.contains('&') {
+    if find_byte(b'&', s.as_bytes()).is_none() {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len());
+    decode_entities_into(s, &mut out);
+    Cow::Owned(out)
+}
+
+/// Appends `s` to `out` with its character references decoded, as [`decode_entities`]
+/// does: for a caller that reuses one buffer for many strings.
+pub(crate) fn decode_entities_into(s: &str, out: &mut String) {
     let mut rest = s;
-    while let Some(amp) = rest.find('&') {
+    while let Some(amp) = find_byte(b'&', rest.as_bytes()) {
         out.push_str(&rest[..amp]);
         rest = &rest[amp..];
         match reference(rest) {
@@ -27,12 +36,45 @@ pub(crate) fn decode_entities(s: &str) -> Cow<'_, str> {
         }
     }
     out.push_str(rest);
-    Cow::Owned(out)
+}
+
+/// The position of the first `byte` in `haystack`. Runs between tags and attribute
+/// values are mostly short, shorter than what a vector search needs to pay for its
+/// set-up: the first 64 bytes are searched eight at a time, the rest with `memchr`.
+/// Out of line on purpose: inlined into the tokenizer's tag loop, it made that loop
+/// slower (measured).
+#[inline(never)]
+pub(crate) fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const BY_WORDS: usize = 64;
+    let head = &haystack[..haystack.len().min(BY_WORDS)];
+    let mut words = head.chunks_exact(8);
+    let mut searched = 0;
+    for word in &mut words {
+        // The has-zero-byte test on the word xor the byte: its lowest set bit is the first
+        // match (a borrow only marks lanes above a match).
+        let x =
+            u64::from_le_bytes(word.try_into().expect("eight bytes")) ^ (ONES * u64::from(byte));
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(searched + found.trailing_zeros() as usize / 8);
+        }
+        searched += 8;
+    }
+    if let Some(p) = words.remainder().iter().position(|b| *b == byte) {
+        return Some(searched + p);
+    }
+    memchr(byte, &haystack[head.len()..]).map(|p| head.len() + p)
 }
 
 /// The character a reference at the start of `s` (which starts with `&`) stands for, and
 /// the reference's length including an optional `;`.
 fn reference(s: &str) -> Option<(char, usize)> {
+    // By far the most common reference, in URLs with a query.
+    if s.starts_with("&amp;") {
+        return Some(('&', 5));
+    }
     let body = &s[1..];
     if let Some(num) = body.strip_prefix('#') {
         let (digits, radix, skip) = match num.strip_prefix(['x', 'X']) {
@@ -199,7 +241,26 @@ mod tests {
             decode_entities("a &amp; b &lt;&#65;&#x42;&#x43 &bogus; & x"),
             "a & b <ABC &bogus; & x"
         );
+        assert_eq!(decode_entities("&amp;&amp&ampx;&AMP;&"), "&&&ampx;&&");
         assert!(matches!(decode_entities("plain"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn find_byte_finds_the_first_occurrence_at_any_length_and_offset() {
+        let page: Vec<u8> = (0..200u32).map(|i| (i * 37 % 251) as u8).collect();
+        for needle in [b'<', b'&', 0x00, 0x80, 0xFF, page[150]] {
+            for start in 0..40 {
+                for end in start..page.len() {
+                    let haystack = &page[start..end];
+                    let expected = haystack.iter().position(|b| *b == needle);
+                    assert_eq!(
+                        find_byte(needle, haystack),
+                        expected,
+                        "{needle} in {start}..{end}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
