@@ -155,10 +155,31 @@ fn join_absolute<'h>(href: &'h str, rest: &'h str) -> Option<Joined<'h>> {
     }
 }
 
-/// A host the parser keeps as written: dot-separated labels of lower-case letters,
-/// digits and inner hyphens, not punycode, the last one starting with a letter (so it
-/// is not taken for an IPv4 address), within DNS lengths.
+/// A host the parser keeps as written: an IPv4 address in its canonical form, or
+/// dot-separated labels of lower-case letters, digits and inner hyphens, not punycode,
+/// the last one starting with a letter (so it is not taken for an IPv4 address), within
+/// DNS lengths.
 fn is_plain_host(host: &str) -> bool {
+    is_canonical_ipv4(host) || is_plain_domain(host)
+}
+
+/// Four decimal numbers of 0 to 255 without leading zeros (`127.0.0.1`), which the
+/// parser writes back as they are; any other IPv4 spelling (`127.1`, `0x7f.0.0.1`,
+/// `127.000.0.1`) it rewrites.
+fn is_canonical_ipv4(host: &str) -> bool {
+    let mut parts = 0;
+    host.split('.').all(|part| {
+        parts += 1;
+        !part.is_empty()
+            && part.len() <= 3
+            && part.bytes().all(|b| b.is_ascii_digit())
+            && (part == "0" || !part.starts_with('0'))
+            && part.parse::<u8>().is_ok()
+    }) && parts == 4
+}
+
+/// A domain name the parser keeps as written (see [`is_plain_host`]).
+fn is_plain_domain(host: &str) -> bool {
     host.len() <= 253
         && host
             .rsplit('.')
@@ -301,7 +322,7 @@ mod tests {
     }
 
     /// Hrefs of the plain forms, and near misses that only the parser gets right.
-    const HREFS: [&str; 64] = [
+    const HREFS: [&str; 75] = [
         "/a/b?x=1&y=2",
         "rel/one",
         "page2.html",
@@ -366,6 +387,17 @@ mod tests {
         "https://other.example#f/x",
         "https://other.example/p?q#f/./x",
         "x:y#z",
+        "http://127.0.0.1/abs/1",
+        "http://10.0.0.255:8080/a?b",
+        "http://0.0.0.0/",
+        "http://127.1/short",
+        "http://127.000.0.1/zeros",
+        "http://127.0.0.01/zero",
+        "http://0x7f.0.0.1/hex",
+        "http://256.0.0.1/big",
+        "http://1.2.3.4.5/five",
+        "http://127.0.0.1./dot",
+        "http://[::1]/v6",
     ];
 
     const BASES: [&str; 6] = [
@@ -453,6 +485,7 @@ mod tests {
             "https://other.example?q=1",
             "https://other.example#f",
             "/a#frag",
+            "https://127.0.0.1/x",
         ] {
             let joined = plain.join(href).map(|joined| joined.as_slice().concat());
             let mut expected = base.join(href).unwrap();
@@ -462,7 +495,8 @@ mod tests {
         for href in [
             "../.hidden",
             "https://Other.example/x",
-            "https://127.0.0.1/x",
+            "https://127.1/x",
+            "https://127.000.0.1/x",
         ] {
             assert_eq!(plain.join(href), None, "{href}");
         }
