@@ -115,37 +115,33 @@ fn all_ok(records: &[Value]) -> bool {
     records.iter().all(|r| r["ok"] == true)
 }
 
-#[actix_rt::test]
-async fn per_host_concurrency_caps_the_requests_in_flight_to_one_host() {
-    let app = spawn_app(&[("TRAWL__FETCHER__PER_HOST_CONCURRENCY", "3")]);
+/// Runs `n` URLs that answer after `ms` on a service with `env`, checks every record is
+/// ok, and returns the most requests the server saw in flight at once.
+async fn peak_in_flight(env: &[(&str, &str)], n: usize, ms: u64) -> usize {
+    let app = spawn_app(env);
     let server = CountingServer::start();
-    let id = app.api.submit_urls(&sleeping_urls(&server, 24, 100)).await;
+    let id = app.api.submit_urls(&sleeping_urls(&server, n, ms)).await;
     app.api.wait_until_finished(&id, SHORT).await;
     assert!(all_ok(&app.api.ndjson(&id).await));
-    assert_eq!(
-        server.peak(),
-        3,
-        "3 in flight at most, and the limit is used"
-    );
+    server.peak()
+}
+
+#[actix_rt::test]
+async fn per_host_concurrency_caps_the_requests_in_flight_to_one_host() {
+    let peak = peak_in_flight(&[("TRAWL__FETCHER__PER_HOST_CONCURRENCY", "3")], 24, 100).await;
+    assert_eq!(peak, 3, "3 in flight at most, and the limit is used");
 }
 
 #[actix_rt::test]
 async fn a_fetcher_with_tasks_queued_still_keeps_to_its_concurrency() {
     // One fetcher of 2 slots is assigned a third task, queued until a request ends.
-    let app = spawn_app(&[
+    let env = [
         ("TRAWL__FETCHER__ACTORS", "1"),
         ("TRAWL__FETCHER__CONCURRENCY", "2"),
         ("TRAWL__FETCHER__PER_HOST_CONCURRENCY", "8"),
-    ]);
-    let server = CountingServer::start();
-    let id = app.api.submit_urls(&sleeping_urls(&server, 12, 100)).await;
-    app.api.wait_until_finished(&id, SHORT).await;
-    assert!(all_ok(&app.api.ndjson(&id).await));
-    assert_eq!(
-        server.peak(),
-        2,
-        "2 requests in flight at most, and both used"
-    );
+    ];
+    let peak = peak_in_flight(&env, 12, 100).await;
+    assert_eq!(peak, 2, "2 requests in flight at most, and both used");
 }
 
 #[actix_rt::test]

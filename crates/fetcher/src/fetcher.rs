@@ -294,14 +294,13 @@ impl Fetcher {
                 until,
             });
             // The coordinator holds them until the pause is over.
-            for task in self.take_queued(|task| task.host == host, ctx) {
-                self.hand_back(task, Instant::now());
-            }
+            let queued = self.take_queued(|task| task.host == host, ctx);
+            self.hand_back(queued, Instant::now());
         }
         self.free_host_turn(host, ctx);
         match fetched {
-            Fetched::Retry { task, wait } => self.hand_back(task, Instant::now() + wait),
-            Fetched::Hop(task) => self.hand_back(task, Instant::now()),
+            Fetched::Retry { task, wait } => self.hand_back([task], Instant::now() + wait),
+            Fetched::Hop(task) => self.hand_back([task], Instant::now()),
             Fetched::Done(outcome) => {
                 self.arm_end_of_turn(ctx);
                 self.finished.push(outcome);
@@ -312,14 +311,20 @@ impl Fetcher {
         }
     }
 
-    /// Frees the slot of `task`, giving the task back to the coordinator to be
-    /// dispatched again at `not_before`: its retry, or its next redirect hop.
-    fn hand_back(&mut self, task: FetchTask, not_before: Instant) {
-        let slot = FreedSlot {
-            job: task.job.key,
-            retry: Some(Retry { task, not_before }),
-        };
-        self.give_back(vec![slot]);
+    /// Frees the slots of `tasks`, giving them back to the coordinator (in one message)
+    /// to be dispatched again at `not_before`: a retry, a next redirect hop, or tasks
+    /// that were queued and never started.
+    fn hand_back(&mut self, tasks: impl IntoIterator<Item = FetchTask>, not_before: Instant) {
+        let slots: Vec<FreedSlot> = tasks
+            .into_iter()
+            .map(|task| FreedSlot {
+                job: task.job.key,
+                retry: Some(Retry { task, not_before }),
+            })
+            .collect();
+        if !slots.is_empty() {
+            self.give_back(slots);
+        }
     }
 
     /// Queues `host`'s turn for the report at the end of this turn.
@@ -444,9 +449,8 @@ impl Handler<ReturnQueued> for Fetcher {
     type Result = ();
 
     fn handle(&mut self, _: ReturnQueued, ctx: &mut Self::Context) {
-        for task in self.take_queued(|_| true, ctx) {
-            self.hand_back(task, Instant::now());
-        }
+        let queued = self.take_queued(|_| true, ctx);
+        self.hand_back(queued, Instant::now());
     }
 }
 

@@ -167,15 +167,13 @@ fn is_plain_host(host: &str) -> bool {
 /// parser writes back as they are; any other IPv4 spelling (`127.1`, `0x7f.0.0.1`,
 /// `127.000.0.1`) it rewrites.
 fn is_canonical_ipv4(host: &str) -> bool {
-    let mut parts = 0;
-    host.split('.').all(|part| {
-        parts += 1;
-        !part.is_empty()
-            && part.len() <= 3
-            && part.bytes().all(|b| b.is_ascii_digit())
-            && (part == "0" || !part.starts_with('0'))
-            && part.parse::<u8>().is_ok()
-    }) && parts == 4
+    let parts = host.split('.');
+    parts.clone().count() == 4
+        && parts.into_iter().all(|part| {
+            part.bytes().all(|b| b.is_ascii_digit())
+                && (part == "0" || !part.starts_with('0'))
+                && part.parse::<u8>().is_ok()
+        })
 }
 
 /// A domain name the parser keeps as written (see [`is_plain_host`]).
