@@ -123,6 +123,23 @@ def cmd_aiohttp(urlfile, n, conns):
     emit(result("aiohttp", len(urls), wall, cpu1 - cpu0, rss, ok, len(urls)))
 
 
+def cmd_awc(binary, urlfile, threads, in_flight):
+    """awc alone (crates/fetcher/examples/awc_floor.rs): Trawl's HTTP client with none
+    of its pipeline, on the same thread and in-flight layout as the tuned config. The
+    floor of what Trawl can do on this machine: whatever Trawl adds costs from here."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([binary, urlfile, str(threads), str(in_flight)], capture_output=True,
+                         text=True, timeout=600)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        emit({"tool": "awc", "error": f"awc_floor exited {out.returncode}: {out.stderr[-300:]}"})
+        return
+    d = json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    emit(result("awc", d["n"], d["wall_s"], cpu, after.ru_maxrss / 1024.0, d["ok"], d["n"],
+                layout=f"{threads} threads x {in_flight} in flight"))
+
+
 def result(tool, n, wall, cpu_s, rss_mib, ok, lines, **extra):
     out = {"tool": tool, "n": n, "wall_s": round(wall, 4),
            "urls_per_s": round(n / wall, 1) if wall > 0 else None,
@@ -459,7 +476,17 @@ def cmd_report(path):
             p(f"| {lab}{sub} | {fmt(n)} | {fmt(med(good, 'wall_s'), 2)} | {fmt(ups, 0)} | {fmt(ratio, 2)} | "
               f"{fmt(med(good, 'cpu_ms_per_1000'), 0)} | {fmt(med(good, 'peak_rss_mib'), 0)} | {okrec} | "
               f"{len(good)}{f' ({errs} failed)' if errs else ''} |")
-        tuned = med([r for r in groups.get((wl, "trawl tuned"), []) if "error" not in r], "urls_per_s")
+        tuned_rows = [r for r in groups.get((wl, "trawl tuned"), []) if "error" not in r]
+        tuned = med(tuned_rows, "urls_per_s")
+        floor = next((med([r for r in groups[(wl, lab)] if "error" not in r], "urls_per_s")
+                      for lab in labels if lab.startswith("awc alone")), None)
+        if tuned_rows:
+            accept, done, export = (med(tuned_rows, k) for k in ("accept_s", "fetch_done_s", "export_s"))
+            p(f"\nTuned, where its wall time goes (medians): submit → 202 {fmt(accept, 3)} s, "
+              f"202 → `end` event {fmt(done - accept if done and accept else None, 3)} s, "
+              f"NDJSON export {fmt(export, 3)} s."
+              + (f" Tuned runs at {fmt(tuned / floor if floor else None, 2)} × the rate of awc alone, "
+                 f"the client with no pipeline around it." if floor else ""))
         if tuned:
             if wl == "W1":
                 p(f"\nTarget {targets[wl]}: tuned = {fmt(tuned / wrk if wrk else None, 2)} × wrk, "
@@ -517,7 +544,7 @@ def cmd_report(path):
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     {"fixtures": cmd_fixtures, "urls": cmd_urls, "requests": cmd_requests, "aiohttp": cmd_aiohttp,
-     "trawl": cmd_trawl, "wrk": cmd_wrk, "report": cmd_report}[cmd](*args)
+     "trawl": cmd_trawl, "wrk": cmd_wrk, "awc": cmd_awc, "report": cmd_report}[cmd](*args)
 
 
 if __name__ == "__main__":
