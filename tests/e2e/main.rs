@@ -1,6 +1,7 @@
 mod cancel;
 mod cli;
 mod config;
+mod dns;
 mod errors;
 mod helpers;
 mod hostile;

@@ -50,6 +50,9 @@ pub struct Metrics {
     pub attempt_seconds: Histogram,
     /// Requests in flight now.
     pub in_flight: Gauge,
+    /// Host names looked up through the system resolver (the fetchers' caches answer
+    /// the rest).
+    pub dns_lookups: Counter,
     /// Jobs per state, refreshed from the store at each scrape.
     pub jobs: Family<StateLabel, Gauge>,
 }
@@ -63,6 +66,7 @@ impl Default for Metrics {
             retries: Counter::default(),
             attempt_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             in_flight: Gauge::default(),
+            dns_lookups: Counter::default(),
             jobs: Family::default(),
             registry: Registry::default(),
         };
@@ -90,6 +94,11 @@ impl Default for Metrics {
             "in_flight_requests",
             "HTTP requests in flight",
             metrics.in_flight.clone(),
+        );
+        registry.register(
+            "dns_lookups",
+            "Host names looked up through the system resolver",
+            metrics.dns_lookups.clone(),
         );
         registry.register("jobs", "Jobs by state", metrics.jobs.clone());
         Metrics {

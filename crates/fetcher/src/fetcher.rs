@@ -350,7 +350,7 @@ impl Actor for Fetcher {
     fn started(&mut self, _: &mut Self::Context) {
         self.requests = Some(Rc::new(RequestContext {
             client: crate::client::build(&self.settings),
-            guard: Guard::new(&self.settings),
+            guard: Guard::new(&self.settings, self.links.metrics.clone()),
             settings: self.settings.clone(),
             metrics: self.links.metrics.clone(),
         }));

@@ -1,24 +1,29 @@
 //! The SSRF guard: decides which addresses a fetch may connect to.
 //!
-//! A host is resolved once here, every address it resolves to is checked, and the
-//! connection is pinned to the checked address (awc's `ClientRequest::address`), so a
-//! second lookup can never hand the client another address (DNS rebinding). IP-literal
+//! A host is resolved here (names through the fetcher's [`Resolver`] cache), every
+//! address it resolves to is checked, and the connection is pinned to the checked
+//! address (awc's `ClientRequest::address`), so a second lookup can never hand the
+//! client another address (DNS rebinding). IP-literal
 //! hosts are checked the same way: the `url` crate has already normalised odd spellings
 //! (decimal, hex, octal, short IPv4) by the time a URL reaches here.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::time::Duration;
+use std::sync::Arc;
 
+use trawl_core::metrics::Metrics;
 use trawl_core::record::{ErrorKind, RecordError};
 use trawl_core::settings::FetcherSettings;
 use url::{Host, Url};
 
-/// Which addresses fetches may reach.
-#[derive(Debug, Clone)]
+use crate::dns::Resolver;
+use crate::request::error;
+
+/// Which addresses fetches may reach. One per fetcher: it holds that fetcher's cache
+/// of name lookups.
 pub struct Guard {
     allow_private_networks: bool,
     allowed: Vec<Allowed>,
-    lookup_timeout: Duration,
+    resolver: Resolver,
 }
 
 /// One `fetcher.allow_addresses` entry.
@@ -56,15 +61,16 @@ impl Allowed {
 
 impl Guard {
     /// A guard enforcing `settings.allow_private_networks` and `allow_addresses`
-    /// (validated at start-up; an entry that does not parse admits nothing).
-    pub fn new(settings: &FetcherSettings) -> Guard {
+    /// (validated at start-up; an entry that does not parse admits nothing), counting
+    /// its name lookups in `metrics`.
+    pub fn new(settings: &FetcherSettings, metrics: Arc<Metrics>) -> Guard {
         Guard {
             allow_private_networks: settings.allow_private_networks,
             allowed: settings
                 .allowed_addresses()
                 .filter_map(Allowed::parse)
                 .collect(),
-            lookup_timeout: settings.connect_timeout(),
+            resolver: Resolver::new(settings.connect_timeout(), metrics),
         }
     }
 
@@ -90,7 +96,13 @@ impl Guard {
         let addrs: Vec<SocketAddr> = match url.host() {
             Some(Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
             Some(Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            Some(Host::Domain(name)) => self.lookup(name, port).await?,
+            Some(Host::Domain(name)) => self
+                .resolver
+                .lookup(name)
+                .await?
+                .iter()
+                .map(|ip| SocketAddr::new(*ip, port))
+                .collect(),
             None => return Err(error(ErrorKind::InvalidUrl, "the URL has no host")),
         };
         if let Some(forbidden) = addrs.iter().find(|addr| !self.permits(**addr)) {
@@ -104,35 +116,6 @@ impl Guard {
             ));
         }
         Ok(addrs[0])
-    }
-
-    async fn lookup(&self, name: &str, port: u16) -> Result<Vec<SocketAddr>, RecordError> {
-        let lookup = tokio::net::lookup_host((name, port));
-        match tokio::time::timeout(self.lookup_timeout, lookup).await {
-            Err(_) => Err(error(
-                ErrorKind::Dns,
-                format!(
-                    "looking up {name} took longer than {:?}",
-                    self.lookup_timeout
-                ),
-            )),
-            Ok(Err(e)) => Err(error(ErrorKind::Dns, format!("cannot resolve {name}: {e}"))),
-            Ok(Ok(addrs)) => {
-                let addrs: Vec<SocketAddr> = addrs.collect();
-                if addrs.is_empty() {
-                    Err(error(ErrorKind::Dns, format!("{name} has no addresses")))
-                } else {
-                    Ok(addrs)
-                }
-            }
-        }
-    }
-}
-
-fn error(kind: ErrorKind, message: impl Into<String>) -> RecordError {
-    RecordError {
-        kind,
-        message: message.into(),
     }
 }
 
@@ -263,7 +246,7 @@ mod tests {
 
     #[actix_rt::test]
     async fn odd_spellings_of_loopback_are_blocked() {
-        let guard = Guard::new(&settings(false, &[]));
+        let guard = Guard::new(&settings(false, &[]), Default::default());
         for url in [
             "http://127.0.0.1/",
             "http://2130706433/",
@@ -282,7 +265,10 @@ mod tests {
 
     #[actix_rt::test]
     async fn allow_list_admits_exactly_what_it_names() {
-        let guard = Guard::new(&settings(false, &["127.0.0.1:8080", "10.0.0.0/8"]));
+        let guard = Guard::new(
+            &settings(false, &["127.0.0.1:8080", "10.0.0.0/8"]),
+            Default::default(),
+        );
         let ok = guard
             .resolve(&Url::parse("http://127.0.0.1:8080/").unwrap())
             .await
@@ -296,7 +282,7 @@ mod tests {
             .resolve(&Url::parse("http://127.0.0.1:8081/").unwrap())
             .await;
         assert_eq!(other_port.unwrap_err().kind, ErrorKind::Blocked);
-        let open = Guard::new(&settings(true, &[]));
+        let open = Guard::new(&settings(true, &[]), Default::default());
         assert!(open
             .resolve(&Url::parse("http://127.0.0.1/").unwrap())
             .await

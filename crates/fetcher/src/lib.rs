@@ -5,6 +5,7 @@
 //! - [`fetcher`]: the [`Fetcher`] actor, its slots and the batching of outcomes.
 //! - `request`: one task's attempts, retries, redirects and body limit.
 //! - [`guard`]: the SSRF [`Guard`]: which addresses may be connected to.
+//! - `dns`: each fetcher's cache of host name lookups, which the guard resolves with.
 //! - `body`: content decoding, bounded so compression bombs stop at the limit.
 //! - `client`: the awc client (TLS, connection limits, deadlines).
 //! - `eof`: telling a chunked body cut short from one that ended.
@@ -12,6 +13,7 @@
 
 mod body;
 mod client;
+mod dns;
 mod eof;
 pub mod fetcher;
 pub mod guard;

@@ -426,7 +426,8 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     )
 }
 
-fn error(kind: ErrorKind, message: impl Into<String>) -> RecordError {
+/// A record's error of `kind`.
+pub(crate) fn error(kind: ErrorKind, message: impl Into<String>) -> RecordError {
     RecordError {
         kind,
         message: message.into(),
