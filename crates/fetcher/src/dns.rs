@@ -81,8 +81,9 @@ impl Resolver {
             let now = Instant::now();
             match names.get(name) {
                 Some(Entry::Answered { answer, until }) if *until > now => return answer.clone(),
-                // A lookup that outlived its own timeout was abandoned by everyone who
-                // waited for it: its answer, if it has one, may be stale.
+                // A lookup under way is joined. One older than its own timeout was
+                // abandoned by everyone who waited for it (its answer, if it has one,
+                // may be stale), and a new one starts below.
                 Some(Entry::Pending { lookup, started })
                     if now.duration_since(*started) <= self.timeout =>
                 {

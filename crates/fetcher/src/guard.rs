@@ -81,9 +81,12 @@ impl Guard {
             || self.allowed.iter().any(|allowed| allowed.admits(addr))
     }
 
-    /// Resolves `url`'s host once and returns the address to connect to, or the
-    /// per-URL error: `invalid_url`, `dns` or `blocked`.
-    pub async fn resolve(&self, url: &Url) -> Result<SocketAddr, RecordError> {
+    /// Resolves `url`'s host and returns the address to connect to, or the per-URL
+    /// error: `invalid_url`, `dns` or `blocked`. Every address of the host is checked;
+    /// attempt number `attempt` (from 1) gets the host's addresses in turn, so a retry
+    /// after a failed connect tries the next one instead of the same dead address for
+    /// as long as the lookup is cached.
+    pub async fn resolve(&self, url: &Url, attempt: u32) -> Result<SocketAddr, RecordError> {
         if !matches!(url.scheme(), "http" | "https") {
             return Err(error(
                 ErrorKind::InvalidUrl,
@@ -115,8 +118,13 @@ impl Guard {
                 ),
             ));
         }
-        Ok(addrs[0])
+        Ok(in_turn(&addrs, attempt))
     }
+}
+
+/// The address attempt number `attempt` (from 1) uses: the first, then the next.
+fn in_turn(addrs: &[SocketAddr], attempt: u32) -> SocketAddr {
+    addrs[(attempt.max(1) as usize - 1) % addrs.len()]
 }
 
 /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 inside it.
@@ -258,7 +266,10 @@ mod tests {
             "http://localhost/",
             "http://0/",
         ] {
-            let err = guard.resolve(&Url::parse(url).unwrap()).await.unwrap_err();
+            let err = guard
+                .resolve(&Url::parse(url).unwrap(), 1)
+                .await
+                .unwrap_err();
             assert_eq!(err.kind, ErrorKind::Blocked, "{url}: {}", err.message);
         }
     }
@@ -270,22 +281,33 @@ mod tests {
             Default::default(),
         );
         let ok = guard
-            .resolve(&Url::parse("http://127.0.0.1:8080/").unwrap())
+            .resolve(&Url::parse("http://127.0.0.1:8080/").unwrap(), 1)
             .await
             .unwrap();
         assert_eq!(ok, "127.0.0.1:8080".parse().unwrap());
         assert!(guard
-            .resolve(&Url::parse("http://10.9.9.9/").unwrap())
+            .resolve(&Url::parse("http://10.9.9.9/").unwrap(), 1)
             .await
             .is_ok());
         let other_port = guard
-            .resolve(&Url::parse("http://127.0.0.1:8081/").unwrap())
+            .resolve(&Url::parse("http://127.0.0.1:8081/").unwrap(), 1)
             .await;
         assert_eq!(other_port.unwrap_err().kind, ErrorKind::Blocked);
         let open = Guard::new(&settings(true, &[]), Default::default());
         assert!(open
-            .resolve(&Url::parse("http://127.0.0.1/").unwrap())
+            .resolve(&Url::parse("http://127.0.0.1/").unwrap(), 1)
             .await
             .is_ok());
+    }
+
+    #[test]
+    fn each_attempt_takes_the_next_address_in_turn() {
+        let addrs: Vec<SocketAddr> = ["192.0.2.1:80", "192.0.2.2:80", "[2001:db8::1]:80"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let picked: Vec<SocketAddr> = (1..=4).map(|attempt| in_turn(&addrs, attempt)).collect();
+        assert_eq!(picked, [addrs[0], addrs[1], addrs[2], addrs[0]]);
+        assert_eq!(in_turn(&addrs[..1], 3), addrs[0]);
     }
 }

@@ -242,7 +242,7 @@ async fn run_attempt(
     let wants_headers = options.wants(ProcessPart::Headers);
     let mut url = task.target.clone();
     loop {
-        let addr = ctx.guard.resolve(&url).await?;
+        let addr = ctx.guard.resolve(&url, task.attempts).await?;
         let same_origin = url.origin() == origin.origin();
         // Bodies are decoded here, not by awc, so a compression bomb stops at the limit.
         let mut request = ctx

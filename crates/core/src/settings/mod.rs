@@ -86,7 +86,7 @@ pub struct FetcherSettings {
     /// Total deadline of one attempt: connect, every hop's headers and the body.
     #[serde(with = "human::millis")]
     pub timeout_ms: u64,
-    /// Deadline for opening a connection.
+    /// Deadline for opening a connection, and for looking up a host name.
     #[serde(with = "human::millis")]
     pub connect_timeout_ms: u64,
     /// Largest decoded body read.
