@@ -1,11 +1,11 @@
 //! The SSRF guard: decides which addresses a fetch may connect to.
 //!
-//! A host is resolved here (names through the fetcher's [`Resolver`] cache), every
+//! A host is resolved here (names through the fetcher's cache of lookups, `dns`), every
 //! address it resolves to is checked, and the connection is pinned to the checked
 //! address (awc's `ClientRequest::address`), so a second lookup can never hand the
-//! client another address (DNS rebinding). IP-literal
-//! hosts are checked the same way: the `url` crate has already normalised odd spellings
-//! (decimal, hex, octal, short IPv4) by the time a URL reaches here.
+//! client another address (DNS rebinding). IP-literal hosts are checked the same way:
+//! the `url` crate has already normalised odd spellings (decimal, hex, octal, short
+//! IPv4) by the time a URL reaches here.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
