@@ -79,17 +79,16 @@ impl Resolver {
         let lookup = {
             let mut names = self.names.borrow_mut();
             let now = Instant::now();
-            match names.get(name) {
-                Some(Entry::Answered { answer, until }) if *until > now => return answer.clone(),
-                // A lookup under way is joined. One older than its own timeout was
-                // abandoned by everyone who waited for it (its answer, if it has one,
-                // may be stale), and a new one starts below.
-                Some(Entry::Pending { lookup, started })
-                    if now.duration_since(*started) <= self.timeout =>
-                {
-                    lookup.clone()
-                }
-                _ => {
+            // A lookup under way is joined. One older than its own timeout was
+            // abandoned by everyone who waited for it (its answer, if it has one, may be
+            // stale): it is not live, and a new one starts below.
+            match names
+                .get(name)
+                .filter(|entry| entry.is_live(now, self.timeout))
+            {
+                Some(Entry::Answered { answer, .. }) => return answer.clone(),
+                Some(Entry::Pending { lookup, .. }) => lookup.clone(),
+                None => {
                     if names.len() >= MAX_NAMES {
                         names.retain(|_, entry| entry.is_live(now, self.timeout));
                         if names.len() >= MAX_NAMES {
@@ -135,14 +134,15 @@ impl Resolver {
         async move {
             // The port is the caller's to add: the name alone is looked up.
             match tokio::time::timeout(timeout, tokio::net::lookup_host((name.as_str(), 0))).await {
-                Err(_) => Err(dns_error(format!(
-                    "looking up {name} took longer than {timeout:?}"
-                ))),
-                Ok(Err(e)) => Err(dns_error(format!("cannot resolve {name}: {e}"))),
+                Err(_) => Err(error(
+                    ErrorKind::Dns,
+                    format!("looking up {name} took longer than {timeout:?}"),
+                )),
+                Ok(Err(e)) => Err(error(ErrorKind::Dns, format!("cannot resolve {name}: {e}"))),
                 Ok(Ok(addrs)) => {
                     let ips: Rc<[IpAddr]> = addrs.map(|addr| addr.ip()).collect();
                     if ips.is_empty() {
-                        Err(dns_error(format!("{name} has no addresses")))
+                        Err(error(ErrorKind::Dns, format!("{name} has no addresses")))
                     } else {
                         Ok(ips)
                     }
@@ -155,17 +155,14 @@ impl Resolver {
 }
 
 impl Entry {
-    /// Whether the entry is still of use at `now`.
+    /// Whether the entry is still of use at `now`: an answer before it expires, a
+    /// lookup within its `timeout`.
     fn is_live(&self, now: Instant, timeout: Duration) -> bool {
         match self {
             Entry::Answered { until, .. } => *until > now,
             Entry::Pending { started, .. } => now.duration_since(*started) <= timeout,
         }
     }
-}
-
-fn dns_error(message: String) -> RecordError {
-    error(ErrorKind::Dns, message)
 }
 
 #[cfg(test)]
