@@ -26,7 +26,7 @@ async fn dns_lookups(api: &Api) -> u64 {
 #[actix_rt::test]
 async fn a_named_host_is_looked_up_once_per_fetcher_not_once_per_url() {
     let fetchers = 2;
-    let app = spawn_app(&[("TRAWL__FETCHER__ACTORS", "2")]);
+    let app = spawn_app(&[("TRAWL__FETCHER__ACTORS", &fetchers.to_string())]);
     let port = app.target.port();
     let urls: Vec<String> = (0..60)
         .map(|i| format!("http://localhost:{port}/json/{i}"))

@@ -55,8 +55,8 @@ pub(crate) struct Resolver {
     names: RefCell<HashMap<String, Entry>>,
     /// The longest a lookup may take.
     timeout: Duration,
+    /// [`RESOLVED_TTL`], shorter in tests.
     resolved_ttl: Duration,
-    failed_ttl: Duration,
     metrics: Arc<Metrics>,
 }
 
@@ -67,7 +67,6 @@ impl Resolver {
             names: RefCell::new(HashMap::new()),
             timeout,
             resolved_ttl: RESOLVED_TTL,
-            failed_ttl: FAILED_TTL,
             metrics,
         }
     }
@@ -115,7 +114,7 @@ impl Resolver {
                 let ttl = if answer.is_ok() {
                     self.resolved_ttl
                 } else {
-                    self.failed_ttl
+                    FAILED_TTL
                 };
                 *entry = Entry::Answered {
                     answer: answer.clone(),

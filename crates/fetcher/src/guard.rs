@@ -8,6 +8,7 @@
 //! IPv4) by the time a URL reaches here.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::rc::Rc;
 use std::sync::Arc;
 
 use trawl_core::metrics::Metrics;
@@ -96,19 +97,27 @@ impl Guard {
         let port = url
             .port_or_known_default()
             .ok_or_else(|| error(ErrorKind::InvalidUrl, "the URL has no port"))?;
-        let addrs: Vec<SocketAddr> = match url.host() {
-            Some(Host::Ipv4(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            Some(Host::Ipv6(ip)) => vec![SocketAddr::new(ip.into(), port)],
-            Some(Host::Domain(name)) => self
-                .resolver
-                .lookup(name)
-                .await?
-                .iter()
-                .map(|ip| SocketAddr::new(*ip, port))
-                .collect(),
+        // The host's addresses, borrowed from the cache for a name: no allocation per
+        // request.
+        let literal: [IpAddr; 1];
+        let named: Rc<[IpAddr]>;
+        let ips: &[IpAddr] = match url.host() {
+            Some(Host::Ipv4(ip)) => {
+                literal = [ip.into()];
+                &literal
+            }
+            Some(Host::Ipv6(ip)) => {
+                literal = [ip.into()];
+                &literal
+            }
+            Some(Host::Domain(name)) => {
+                named = self.resolver.lookup(name).await?;
+                &named
+            }
             None => return Err(error(ErrorKind::InvalidUrl, "the URL has no host")),
         };
-        if let Some(forbidden) = addrs.iter().find(|addr| !self.permits(**addr)) {
+        let addrs = || ips.iter().map(|ip| SocketAddr::new(*ip, port));
+        if let Some(forbidden) = addrs().find(|addr| !self.permits(*addr)) {
             return Err(error(
                 ErrorKind::Blocked,
                 format!(
@@ -118,13 +127,13 @@ impl Guard {
                 ),
             ));
         }
-        Ok(in_turn(&addrs, attempt))
+        Ok(SocketAddr::new(in_turn(ips, attempt), port))
     }
 }
 
 /// The address attempt number `attempt` (from 1) uses: the first, then the next.
-fn in_turn(addrs: &[SocketAddr], attempt: u32) -> SocketAddr {
-    addrs[(attempt.max(1) as usize - 1) % addrs.len()]
+fn in_turn(ips: &[IpAddr], attempt: u32) -> IpAddr {
+    ips[(attempt.max(1) as usize - 1) % ips.len()]
 }
 
 /// An IPv4-mapped IPv6 address (`::ffff:a.b.c.d`) as the IPv4 inside it.
@@ -302,11 +311,11 @@ mod tests {
 
     #[test]
     fn each_attempt_takes_the_next_address_in_turn() {
-        let addrs: Vec<SocketAddr> = ["192.0.2.1:80", "192.0.2.2:80", "[2001:db8::1]:80"]
+        let addrs: Vec<IpAddr> = ["192.0.2.1", "192.0.2.2", "2001:db8::1"]
             .iter()
             .map(|a| a.parse().unwrap())
             .collect();
-        let picked: Vec<SocketAddr> = (1..=4).map(|attempt| in_turn(&addrs, attempt)).collect();
+        let picked: Vec<IpAddr> = (1..=4).map(|attempt| in_turn(&addrs, attempt)).collect();
         assert_eq!(picked, [addrs[0], addrs[1], addrs[2], addrs[0]]);
         assert_eq!(in_turn(&addrs[..1], 3), addrs[0]);
     }
