@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::rules::{CssRule, MAX_ALL_VALUES};
 use crate::scan::{Tag, TextKind, Visitor};
-use crate::select::{Combinator, Compound, FastSelector};
+use crate::select::{short_eq, Combinator, Compound, FastSelector};
 use crate::text::{decode_entities, Collapser};
 
 /// Whether the start tag of an element of this lower-case name ends a rule's open value
@@ -136,6 +136,11 @@ pub(crate) struct RuleMatcher<'r, 'a> {
     rules: Vec<FastRule<'r, 'a>>,
     /// Every compound of every rule, by bit position in a [`CompoundSet`].
     compounds: Vec<&'r Compound>,
+    /// The compounds that require a type, by that type (lower case): a start tag is
+    /// matched only against those of its name and [`RuleMatcher::any_type`].
+    by_type: Vec<(&'r [u8], CompoundSet)>,
+    /// The compounds without a type (`*`, `.a`, `[x]`).
+    any_type: CompoundSet,
     /// The compounds of the rules whose value is not final yet: the only ones a start
     /// tag is matched against.
     live: CompoundSet,
@@ -208,9 +213,22 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             .collect();
         assert!(compounds.len() <= MAX_COMPOUNDS, "too many compounds");
         let live = rules.iter().fold(0, |set, rule| set | rule.compounds);
+        let mut by_type: Vec<(&[u8], CompoundSet)> = Vec::new();
+        let mut any_type = 0;
+        for (k, compound) in compounds.iter().enumerate() {
+            match compound.name() {
+                None => any_type |= bit(k),
+                Some(name) => match by_type.iter_mut().find(|(n, _)| *n == name.as_bytes()) {
+                    Some((_, set)) => *set |= bit(k),
+                    None => by_type.push((name.as_bytes(), bit(k))),
+                },
+            }
+        }
         RuleMatcher {
             rules,
             compounds,
+            by_type,
+            any_type,
             live,
             stack: Vec::new(),
             matched: Vec::new(),
@@ -280,18 +298,24 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
         if self.is_settled() {
             return;
         }
+        let lower = tag.lower();
+        let typed = self
+            .by_type
+            .iter()
+            .find(|(name, _)| short_eq(name, lower))
+            .map_or(0, |(_, set)| *set);
         // The compounds of settled rules are not looked at again.
+        let mut candidates = (typed | self.any_type) & self.live;
         let mut current = 0;
-        let mut live = self.live;
-        while live != 0 {
-            let k = live.trailing_zeros() as usize;
-            live &= live - 1;
-            if self.compounds[k].matches(tag) {
+        while candidates != 0 {
+            let k = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            if self.compounds[k].matches_conditions(tag) {
                 current |= bit(k);
             }
         }
         let name = tag.name();
-        let void = is_void(tag.lower());
+        let void = is_void(lower);
         let depth = self.stack.len();
         if current != 0 {
             for r in 0..self.rules.len() {
@@ -299,7 +323,7 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
                     continue;
                 }
                 let rule = &mut self.rules[r];
-                if rule.rule.attr.is_none() && ends_implied(tag.lower()) {
+                if rule.rule.attr.is_none() && ends_implied(lower) {
                     rule.open
                         .retain(|(_, _, open)| !open.eq_ignore_ascii_case(name));
                 }

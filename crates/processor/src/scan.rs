@@ -202,14 +202,22 @@ impl<'a> Tag<'a> {
             .unwrap_or(&self.html.as_bytes()[self.name.0..self.name.1])
     }
 
-    /// The first attribute named `name` (lower case), as written: character references
+    /// The first attribute named `name` (in any case), as written: character references
     /// not decoded, a value-less attribute empty.
     pub(crate) fn raw(&self, name: &str) -> Option<&'a str> {
-        let bytes = self.html.as_bytes();
+        let (bytes, name) = (self.html.as_bytes(), name.as_bytes());
+        // Names are short and mostly differ in length: a byte loop, not a call.
+        let is_name = |&&(ns, ne, _, _): &&(usize, usize, usize, usize)| {
+            ne - ns == name.len()
+                && bytes[ns..ne]
+                    .iter()
+                    .zip(name)
+                    .all(|(b, n)| b.eq_ignore_ascii_case(n))
+        };
         self.attrs
             .iter()
-            .find(|(ns, ne, _, _)| bytes[*ns..*ne].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, _, vs, ve)| &self.html[*vs..*ve])
+            .find(is_name)
+            .map(|&(_, _, vs, ve)| &self.html[vs..ve])
     }
 
     /// The first attribute named `name` (lower case), character references decoded.

@@ -147,15 +147,14 @@ impl FastSelector {
 }
 
 impl Compound {
-    /// Whether the element of `tag` matches every part of this compound.
-    pub(crate) fn matches(&self, tag: &Tag<'_>) -> bool {
-        if self
-            .name
-            .as_ref()
-            .is_some_and(|name| !short_eq(tag.lower(), name.as_bytes()))
-        {
-            return false;
-        }
+    /// The type the compound requires, in lower case; `None` for `*` or no type.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Whether the element of `tag`, whose type the caller has already checked against
+    /// [`Compound::name`], matches the rest of this compound.
+    pub(crate) fn matches_conditions(&self, tag: &Tag<'_>) -> bool {
         self.conditions.iter().all(|c| c.matches(tag))
     }
 }
@@ -220,7 +219,7 @@ impl Condition {
 
 /// Whether two names (of tags or classes) are the same. Names are short: comparing
 /// bytes in line beats a call to memcmp.
-fn short_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn short_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
