@@ -256,7 +256,7 @@ pub struct Record {
     /// Redirect hops followed.
     pub redirects: Vec<Redirect>,
     /// The parsed JSON body, kept as its original text.
-    pub json: Option<Box<RawValue>>,
+    pub json: Option<JsonText>,
     /// What an HTML page says about itself.
     pub html: Option<HtmlSummary>,
     /// Visible text, when requested.
@@ -269,6 +269,37 @@ pub struct Record {
     pub extract: serde_json::Map<String, serde_json::Value>,
     /// Oddities that did not fail the fetch.
     pub notes: Vec<Note>,
+}
+
+/// The text of one valid JSON value, kept and written into records as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "Box<RawValue>", into = "Box<RawValue>")]
+pub struct JsonText(String);
+
+impl JsonText {
+    /// `text`, which the caller has checked is exactly one valid JSON value without
+    /// whitespace around it: records write it as it is, so anything else would make
+    /// them invalid JSON.
+    pub fn from_checked(text: String) -> Self {
+        JsonText(text)
+    }
+
+    /// The value's text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<Box<RawValue>> for JsonText {
+    fn from(raw: Box<RawValue>) -> Self {
+        JsonText(Box::<str>::from(raw).into())
+    }
+}
+
+impl From<JsonText> for Box<RawValue> {
+    fn from(text: JsonText) -> Self {
+        RawValue::from_string(text.0).expect("a JsonText holds valid JSON")
+    }
 }
 
 impl Record {
@@ -384,7 +415,7 @@ impl Record {
             });
         out.key("json", false);
         match &self.json {
-            Some(raw) => out.0.push_str(raw.get()),
+            Some(text) => out.0.push_str(text.get()),
             None => out.null(),
         }
         out.key("html", false);
@@ -670,9 +701,9 @@ mod tests {
                 status: 301,
             })
             .collect();
-        full.json = Some(
-            RawValue::from_string(r#"{"a": [1, 2.50, "x\"y"],  "b":null}"#.to_owned()).unwrap(),
-        );
+        full.json = Some(JsonText::from_checked(
+            r#"{"a": [1, 2.50, "x\"y"],  "b":null}"#.to_owned(),
+        ));
         full.html = Some(HtmlSummary {
             title: Some(strings[5].clone()),
             description: None,

@@ -1,36 +1,47 @@
-//! JSON bodies: validated and kept as their original text ([`RawValue`]), which is much
-//! cheaper than parsing into a tree and serializing it again.
+//! JSON bodies: checked (`json_check`) and kept as their original text ([`JsonText`]),
+//! which is much cheaper than parsing into a tree and serializing it again.
 
-use memchr::memchr2_iter;
-use serde_json::value::RawValue;
 use serde_json::Value;
-use trawl_core::record::Note;
+use trawl_core::record::{JsonText, Note};
+
+use crate::json_check::{check, string_end, JsonError};
 
 /// The deepest nesting kept. The record puts a body two levels down and an API page
 /// (`{"items": [record]}`) two more, so readers using serde_json's default recursion
 /// limit of 128 can still parse every record and page that holds it.
 pub(crate) const MAX_DEPTH: usize = 120;
 
-/// `text` as a raw JSON value, or the note saying why it is not kept.
-pub(crate) fn parse_raw(text: &str) -> Result<Box<RawValue>, Note> {
-    if exceeds_depth(text.as_bytes(), MAX_DEPTH) {
-        return Err(too_deep());
-    }
-    serde_json::from_str::<Box<RawValue>>(text).map_err(|e| {
-        if e.to_string().contains("recursion limit") {
-            too_deep()
-        } else {
-            Note::new("invalid_json", format!("the body is not valid JSON: {e}"))
+/// `text` as a JSON value's text, or the note saying why it is not kept.
+pub(crate) fn parse_raw(text: &str) -> Result<JsonText, Note> {
+    match check(text, MAX_DEPTH) {
+        Ok(value) => Ok(JsonText::from_checked(text[value].to_owned())),
+        Err(JsonError::TooDeep) => Err(Note::new(
+            "json_too_deep",
+            format!("the JSON body nests deeper than {MAX_DEPTH} levels"),
+        )),
+        Err(JsonError::Invalid(what, at)) => {
+            let before = &text.as_bytes()[..at];
+            let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+            let column = at
+                - before
+                    .iter()
+                    .rposition(|b| *b == b'\n')
+                    .map_or(0, |nl| nl + 1)
+                + 1;
+            Err(Note::new(
+                "invalid_json",
+                format!("the body is not valid JSON: {what} at line {line} column {column}"),
+            ))
         }
-    })
+    }
 }
 
-/// The value a JSON Pointer names in `raw` (already validated), or null. It walks the
+/// The value a JSON Pointer names in `json` (already checked), or null. It walks the
 /// text: members and elements off the path are skipped by a byte scan (the text is
 /// known to be valid, so nothing is checked again), and only the value found becomes
 /// a tree, so a pointer costs a fraction of parsing the whole document.
-pub(crate) fn pointer(raw: &RawValue, pointer: &str) -> Value {
-    let mut current = raw.get();
+pub(crate) fn pointer(json: &JsonText, pointer: &str) -> Value {
+    let mut current = json.get();
     if !pointer.is_empty() {
         for token in pointer[1..].split('/') {
             let token = token.replace("~1", "/").replace("~0", "~");
@@ -115,17 +126,9 @@ impl Text<'_> {
         at
     }
 
-    /// The index past the string that starts (with its `"`) at `at`. A plain loop:
-    /// most strings in JSON documents are shorter than a vector search's set-up.
-    fn string_end(&self, mut at: usize) -> Option<usize> {
-        at += 1;
-        loop {
-            match self.0.get(at)? {
-                b'"' => return Some(at + 1),
-                b'\\' => at += 2,
-                _ => at += 1,
-            }
-        }
+    /// The index past the string that starts (with its `"`) at `at`.
+    fn string_end(&self, at: usize) -> Option<usize> {
+        string_end(self.0, at).ok()
     }
 
     /// The index past the value that starts at `at`.
@@ -161,50 +164,6 @@ impl Text<'_> {
             ),
         }
     }
-}
-
-fn too_deep() -> Note {
-    Note::new(
-        "json_too_deep",
-        format!("the JSON body nests deeper than {MAX_DEPTH} levels"),
-    )
-}
-
-/// Whether arrays and objects in `json` nest deeper than `max` (brackets inside strings
-/// do not count). A cheap byte scan: it runs before parsing so a hostile body never
-/// reaches a recursive parser.
-fn exceeds_depth(json: &[u8], max: usize) -> bool {
-    // Most documents open fewer brackets in all than the limit: no need to track them.
-    if memchr2_iter(b'[', b'{', json).nth(max).is_none() {
-        return false;
-    }
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &b in json {
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max {
-                    return true;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    false
 }
 
 #[cfg(test)]

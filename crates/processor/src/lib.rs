@@ -12,7 +12,8 @@
 //! - [`processor`](Processor): the actor, with its per-job cache of compiled rules.
 //! - `record`: [`process`], which assembles a record from an outcome.
 //! - `decode`: content types, charset detection (header, BOM, `<meta>`) and decoding.
-//! - `json`: validation of JSON bodies, kept as raw text, with a nesting guard.
+//! - `json`: JSON bodies kept as their text, and JSON Pointers evaluated on it.
+//! - `json_check`: the one-pass check that a body is valid JSON, within a depth.
 //! - `html`: an HTML page's summary, links, visible text and CSS rule values.
 //! - `scan`: the fast tokenizer that every HTML record pays for.
 //! - `summary`: the summary and link targets, gathered during that pass.
@@ -33,6 +34,7 @@ mod capture;
 mod decode;
 mod html;
 mod json;
+mod json_check;
 mod links;
 mod processor;
 mod record;
