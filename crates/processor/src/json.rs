@@ -1,20 +1,47 @@
 //! JSON bodies: checked (`json_check`) and kept as their original text ([`JsonText`]),
-//! which is much cheaper than parsing into a tree and serializing it again.
+//! which is much cheaper than parsing into a tree and serializing it again, and JSON
+//! Pointers evaluated on that text.
+
+use std::borrow::Cow;
+use std::ops::Range;
 
 use serde_json::Value;
 use trawl_core::record::{JsonText, Note};
 
-use crate::json_check::{check, string_end, JsonError};
+use crate::json_check::{check, skip_space, string_end, JsonError};
 
 /// The deepest nesting kept. The record puts a body two levels down and an API page
 /// (`{"items": [record]}`) two more, so readers using serde_json's default recursion
 /// limit of 128 can still parse every record and page that holds it.
 pub(crate) const MAX_DEPTH: usize = 120;
 
-/// `text` as a JSON value's text, or the note saying why it is not kept.
-pub(crate) fn parse_raw(text: &str) -> Result<JsonText, Note> {
-    match check(text, MAX_DEPTH) {
-        Ok(value) => Ok(JsonText::from_checked(text[value].to_owned())),
+/// A checked JSON body: its text, and, when it was parsed for pointers, where each of
+/// its arrays and objects ends.
+#[derive(Debug)]
+pub(crate) struct Document {
+    /// The value's text.
+    pub text: JsonText,
+    /// (start, end) of every array and object in the text, by start; empty unless the
+    /// document was parsed with `index`.
+    containers: Vec<(usize, usize)>,
+}
+
+/// `text` as a checked JSON document (with its containers indexed when `index`, for
+/// [`Document::pointer`]), or the note saying why it is not kept.
+pub(crate) fn parse(text: &str, index: bool) -> Result<Document, Note> {
+    let mut containers = Vec::new();
+    match check(text, MAX_DEPTH, index.then_some(&mut containers)) {
+        Ok(value) => {
+            // Positions in the value's text, without the whitespace before it.
+            for (start, end) in &mut containers {
+                *start -= value.start;
+                *end -= value.start;
+            }
+            Ok(Document {
+                text: JsonText::from_checked(text[value].to_owned()),
+                containers,
+            })
+        }
         Err(JsonError::TooDeep) => Err(Note::new(
             "json_too_deep",
             format!("the JSON body nests deeper than {MAX_DEPTH} levels"),
@@ -36,71 +63,98 @@ pub(crate) fn parse_raw(text: &str) -> Result<JsonText, Note> {
     }
 }
 
-/// The value a JSON Pointer names in `json` (already checked), or null. It walks the
-/// text: members and elements off the path are skipped by a byte scan (the text is
-/// known to be valid, so nothing is checked again), and only the value found becomes
-/// a tree, so a pointer costs a fraction of parsing the whole document.
-pub(crate) fn pointer(json: &JsonText, pointer: &str) -> Value {
-    let mut current = json.get();
-    if !pointer.is_empty() {
-        for token in pointer[1..].split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            match step(current, &token) {
-                Some(next) => current = next,
-                None => return Value::Null,
+impl Document {
+    /// The value a JSON Pointer names, or null; the document must have been parsed
+    /// with `index`. It walks the text: a member or element off the path is skipped
+    /// with one look-up in the container index (the text is known to be valid, so
+    /// nothing is checked again), and only the value found becomes a tree, so a
+    /// pointer costs a small fraction of parsing the document.
+    pub(crate) fn pointer(&self, pointer: &str) -> Value {
+        let text = self.text.get();
+        let mut current = 0..text.len();
+        if !pointer.is_empty() {
+            for token in pointer[1..].split('/') {
+                let token = if token.contains('~') {
+                    Cow::Owned(token.replace("~1", "/").replace("~0", "~"))
+                } else {
+                    Cow::Borrowed(token)
+                };
+                match self.step(current.start, &token) {
+                    Some(next) => current = next,
+                    None => return Value::Null,
+                }
             }
         }
+        serde_json::from_str(&text[current]).unwrap_or(Value::Null)
     }
-    serde_json::from_str(current).unwrap_or(Value::Null)
-}
 
-/// One pointer step in `value`, the text of a valid JSON value: the member named
-/// `token` of an object (the last one, as in a parsed tree, when a key repeats), or the
-/// element at index `token` of an array; `None` when there is none.
-fn step<'t>(value: &'t str, token: &str) -> Option<&'t str> {
-    let text = Text(value.as_bytes());
-    let mut at = text.skip_space(0);
-    match text.0.get(at)? {
-        b'{' => {
-            let mut found = None;
-            at = text.skip_space(at + 1);
-            while text.0.get(at)? == &b'"' {
-                let key_end = text.string_end(at)?;
-                let key = &value[at..key_end];
-                let value_start = text.skip_space(text.skip_space(key_end) + 1);
-                let value_end = text.value_end(value_start)?;
-                if key_is(key, token) {
-                    found = Some(&value[value_start..value_end]);
+    /// One pointer step in the value at `at`: the member named `token` of an object
+    /// (the last one, as in a parsed tree, when a key repeats), or the element at index
+    /// `token` of an array; `None` when there is none.
+    fn step(&self, mut at: usize, token: &str) -> Option<Range<usize>> {
+        let text = self.text.get();
+        let b = text.as_bytes();
+        match b.get(at)? {
+            b'{' => {
+                let mut found = None;
+                at = skip_space(b, at + 1);
+                while b.get(at)? == &b'"' {
+                    let key_end = string_end(b, at).ok()?;
+                    let key = &text[at..key_end];
+                    let value_start = skip_space(b, skip_space(b, key_end) + 1);
+                    let value_end = self.value_end(value_start)?;
+                    if key_is(key, token) {
+                        found = Some(value_start..value_end);
+                    }
+                    at = skip_space(b, value_end);
+                    if b.get(at) == Some(&b',') {
+                        at = skip_space(b, at + 1);
+                    }
                 }
-                at = text.skip_space(value_end);
-                if text.0.get(at) == Some(&b',') {
-                    at = text.skip_space(at + 1);
-                }
+                found
             }
-            found
-        }
-        b'[' => {
-            // RFC 6901: an index is `0` or digits without a leading zero.
-            let index = match token.parse::<usize>() {
-                Ok(i) if token == "0" || !token.starts_with(['0', '+']) => i,
-                _ => return None,
-            };
-            at = text.skip_space(at + 1);
-            for _ in 0..index {
-                if text.0.get(at)? == &b']' {
+            b'[' => {
+                // RFC 6901: an index is `0` or digits without a leading zero.
+                let index = match token.parse::<usize>() {
+                    Ok(i) if token == "0" || !token.starts_with(['0', '+']) => i,
+                    _ => return None,
+                };
+                at = skip_space(b, at + 1);
+                for _ in 0..index {
+                    if b.get(at)? == &b']' {
+                        return None;
+                    }
+                    at = skip_space(b, self.value_end(at)?);
+                    if b.get(at) == Some(&b',') {
+                        at = skip_space(b, at + 1);
+                    }
+                }
+                if b.get(at)? == &b']' {
                     return None;
                 }
-                at = text.skip_space(text.value_end(at)?);
-                if text.0.get(at) == Some(&b',') {
-                    at = text.skip_space(at + 1);
-                }
+                Some(at..self.value_end(at)?)
             }
-            if text.0.get(at)? == &b']' {
-                return None;
-            }
-            Some(&value[at..text.value_end(at)?])
+            _ => None,
         }
-        _ => None,
+    }
+
+    /// The index past the value that starts at `at`.
+    fn value_end(&self, at: usize) -> Option<usize> {
+        let b = self.text.get().as_bytes();
+        match b.get(at)? {
+            b'"' => string_end(b, at).ok(),
+            b'{' | b'[' => self
+                .containers
+                .binary_search_by_key(&at, |(start, _)| *start)
+                .ok()
+                .map(|i| self.containers[i].1),
+            _ => Some(
+                at + b[at..]
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                    .unwrap_or(b.len() - at),
+            ),
+        }
     }
 }
 
@@ -114,73 +168,21 @@ fn key_is(key: &str, token: &str) -> bool {
     }
 }
 
-/// The bytes of valid JSON text, scanned without checking it again.
-struct Text<'t>(&'t [u8]);
-
-impl Text<'_> {
-    /// The first index at or after `at` that is not JSON whitespace.
-    fn skip_space(&self, mut at: usize) -> usize {
-        while matches!(self.0.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-            at += 1;
-        }
-        at
-    }
-
-    /// The index past the string that starts (with its `"`) at `at`.
-    fn string_end(&self, at: usize) -> Option<usize> {
-        string_end(self.0, at).ok()
-    }
-
-    /// The index past the value that starts at `at`.
-    fn value_end(&self, at: usize) -> Option<usize> {
-        match self.0.get(at)? {
-            b'"' => self.string_end(at),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                let mut i = at;
-                loop {
-                    match self.0.get(i)? {
-                        b'"' => {
-                            i = self.string_end(i)?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                return Some(i + 1);
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-            }
-            _ => Some(
-                at + self.0[at..]
-                    .iter()
-                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                    .unwrap_or(self.0.len() - at),
-            ),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn keeps_the_original_text() {
-        let raw = parse_raw("{\"b\": 1,  \"a\": [1.50, \"x\"]}").unwrap();
-        assert_eq!(raw.get(), "{\"b\": 1,  \"a\": [1.50, \"x\"]}");
+        let doc = parse("{\"b\": 1,  \"a\": [1.50, \"x\"]}", false).unwrap();
+        assert_eq!(doc.text.get(), "{\"b\": 1,  \"a\": [1.50, \"x\"]}");
     }
 
     #[test]
     fn pointers_walk_the_raw_text_like_the_tree() {
         let text = r#"{"a": {"b/c": [10, {"d": null}, "x"], "m~n": 1, "": 2},
             "esc\"k": 3, "z": 1, "z": [4]}"#;
-        let raw = parse_raw(text).unwrap();
+        let raw = parse(text, true).unwrap();
         let doc: Value = serde_json::from_str(text).unwrap();
         for p in [
             "",
@@ -201,10 +203,10 @@ mod tests {
             "/a/b~1c",
         ] {
             let by_tree = doc.pointer(p).cloned().unwrap_or(Value::Null);
-            assert_eq!(pointer(&raw, p), by_tree, "{p}");
+            assert_eq!(raw.pointer(p), by_tree, "{p}");
         }
-        assert_eq!(pointer(&raw, "/z/0"), 4);
-        assert_eq!(pointer(&raw, "/a/b~1c/1/d"), Value::Null);
+        assert_eq!(raw.pointer("/z/0"), 4);
+        assert_eq!(raw.pointer("/a/b~1c/1/d"), Value::Null);
     }
 
     /// Every pointer into `value`, with a miss below each container.
@@ -243,33 +245,33 @@ mod tests {
             "{\"dup\": {\"a\": 1}, \"dup\": {\"b\": [2]}}",
         ];
         for text in texts {
-            let raw = parse_raw(text).unwrap();
+            let raw = parse(text, true).unwrap();
             let doc: Value = serde_json::from_str(text).unwrap();
             let mut pointers = Vec::new();
             every_pointer(&doc, "", &mut pointers);
             for p in pointers {
                 let by_tree = doc.pointer(&p).cloned().unwrap_or(Value::Null);
-                assert_eq!(pointer(&raw, &p), by_tree, "{p} in {text}");
+                assert_eq!(raw.pointer(&p), by_tree, "{p} in {text}");
             }
         }
     }
 
     #[test]
     fn invalid_json_is_a_note() {
-        assert_eq!(parse_raw("{\"a\": ").unwrap_err().code, "invalid_json");
-        assert_eq!(parse_raw("").unwrap_err().code, "invalid_json");
+        assert_eq!(parse("{\"a\": ", false).unwrap_err().code, "invalid_json");
+        assert_eq!(parse("", false).unwrap_err().code, "invalid_json");
     }
 
     #[test]
     fn depth_limit_is_a_note_not_a_panic() {
         let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
-        assert!(parse_raw(&ok).is_ok());
+        assert!(parse(&ok, false).is_ok());
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert_eq!(parse_raw(&deep).unwrap_err().code, "json_too_deep");
+        assert_eq!(parse(&deep, false).unwrap_err().code, "json_too_deep");
         let huge = "[".repeat(100_000);
-        assert_eq!(parse_raw(&huge).unwrap_err().code, "json_too_deep");
+        assert_eq!(parse(&huge, false).unwrap_err().code, "json_too_deep");
         let quoted = format!("[\"{}\"]", "[".repeat(1000));
-        assert!(parse_raw(&quoted).is_ok());
+        assert!(parse(&quoted, false).is_ok());
     }
 
     #[test]

@@ -26,39 +26,59 @@ pub(crate) const DEPTH_LIMIT: usize = 127;
 
 /// Checks that `text` is exactly one JSON value, with arrays and objects nested at
 /// most `max_depth` deep (at most [`DEPTH_LIMIT`]), and returns the value's range:
-/// the text without the whitespace around it.
-pub(crate) fn check(text: &str, max_depth: usize) -> Result<Range<usize>, JsonError> {
+/// the text without the whitespace around it. With `containers`, it also appends the
+/// range of every array and object, in order of their starts.
+pub(crate) fn check(
+    text: &str,
+    max_depth: usize,
+    mut containers: Option<&mut Vec<(usize, usize)>>,
+) -> Result<Range<usize>, JsonError> {
     let max_depth = max_depth.min(DEPTH_LIMIT);
     let b = text.as_bytes();
     let invalid = |what, at| Err(JsonError::Invalid(what, at));
     let start = skip_space(b, 0);
     let mut at = start;
     let mut depth = 0usize;
-    // Bit `d` is set when the container at depth `d + 1` is an object.
+    // Bit `d` is set when the container at depth `d + 1` is an object; `in_object` is
+    // the innermost one's bit, kept apart so that only a close shifts the stack.
     let mut objects = 0u128;
+    let mut in_object = false;
+    // With `containers`: the positions in it of the open containers, innermost last.
+    let mut open = Vec::new();
     'value: loop {
         // A value starts at `at`.
         match b.get(at) {
             Some(b'{' | b'[') => {
                 let object = b[at] == b'{';
+                let container_start = at;
                 if depth == max_depth {
                     return Err(JsonError::TooDeep);
                 }
-                if object {
-                    objects |= 1 << depth;
-                } else {
-                    objects &= !(1 << depth);
-                }
-                depth += 1;
-                at = skip_space(b, at + 1);
                 let close = if object { b'}' } else { b']' };
+                at = skip_space(b, at + 1);
                 if b.get(at) == Some(&close) {
-                    depth -= 1;
                     at += 1;
+                    if let Some(containers) = containers.as_deref_mut() {
+                        containers.push((container_start, at));
+                    }
                 } else if object {
+                    objects |= 1 << depth;
+                    depth += 1;
+                    in_object = true;
+                    if let Some(containers) = containers.as_deref_mut() {
+                        open.push(containers.len());
+                        containers.push((container_start, 0));
+                    }
                     at = member_name(b, at)?;
                     continue 'value;
                 } else {
+                    objects &= !(1 << depth);
+                    depth += 1;
+                    in_object = false;
+                    if let Some(containers) = containers.as_deref_mut() {
+                        open.push(containers.len());
+                        containers.push((container_start, 0));
+                    }
                     continue 'value;
                 }
             }
@@ -79,8 +99,7 @@ pub(crate) fn check(text: &str, max_depth: usize) -> Result<Range<usize>, JsonEr
                     invalid("trailing characters after the value", at)
                 };
             }
-            let object = objects & (1 << (depth - 1)) != 0;
-            match (b.get(at), object) {
+            match (b.get(at), in_object) {
                 (Some(b','), true) => {
                     at = member_name(b, skip_space(b, at + 1))?;
                     continue 'value;
@@ -91,7 +110,11 @@ pub(crate) fn check(text: &str, max_depth: usize) -> Result<Range<usize>, JsonEr
                 }
                 (Some(b'}'), true) | (Some(b']'), false) => {
                     depth -= 1;
+                    in_object = depth > 0 && objects & (1 << (depth - 1)) != 0;
                     at += 1;
+                    if let (Some(containers), Some(i)) = (containers.as_deref_mut(), open.pop()) {
+                        containers[i].1 = at;
+                    }
                 }
                 (_, true) => return invalid("expected `,` or `}`", at),
                 (_, false) => return invalid("expected `,` or `]`", at),
@@ -104,7 +127,8 @@ fn is_space(c: char) -> bool {
     matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
-fn skip_space(b: &[u8], mut at: usize) -> usize {
+/// The first index at or after `at` that is not JSON whitespace.
+pub(crate) fn skip_space(b: &[u8], mut at: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(at) {
         at += 1;
     }
@@ -127,6 +151,7 @@ fn member_name(b: &[u8], at: usize) -> Result<usize, JsonError> {
 /// The index past the string whose `"` is at `at`. Eight bytes at a time: the first
 /// byte that needs a look (a quote, a backslash, a control character) is found
 /// without a branch per byte, so a short string ends without a mispredicted loop exit.
+#[inline(always)]
 pub(crate) fn string_end(b: &[u8], mut at: usize) -> Result<usize, JsonError> {
     const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
@@ -244,7 +269,9 @@ mod tests {
     }
 
     fn by_check(text: &str) -> Option<String> {
-        check(text, 100).ok().map(|range| text[range].to_owned())
+        check(text, 100, None)
+            .ok()
+            .map(|range| text[range].to_owned())
     }
 
     #[rustfmt::skip]
@@ -299,16 +326,33 @@ mod tests {
     }
 
     #[test]
+    fn containers_are_listed_by_start_with_their_ends() {
+        let text = r#" [1, {}, {"a": []}]"#;
+        let mut containers = Vec::new();
+        assert_eq!(check(text, 10, Some(&mut containers)), Ok(1..19));
+        assert_eq!(containers, [(1, 19), (5, 7), (9, 18), (15, 17)]);
+        for (start, end) in containers {
+            assert_eq!(
+                by_serde(&text[start..end]).as_deref(),
+                Some(&text[start..end])
+            );
+        }
+    }
+
+    #[test]
     fn depth_is_limited_without_recursion() {
         let nested = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
-        assert!(check(&nested(5), 5).is_ok());
-        assert_eq!(check(&nested(6), 5), Err(JsonError::TooDeep));
-        assert!(check(&nested(DEPTH_LIMIT), usize::MAX).is_ok());
+        assert!(check(&nested(5), 5, None).is_ok());
+        assert_eq!(check(&nested(6), 5, None), Err(JsonError::TooDeep));
+        assert!(check(&nested(DEPTH_LIMIT), usize::MAX, None).is_ok());
         assert_eq!(
-            check(&nested(DEPTH_LIMIT + 1), usize::MAX),
+            check(&nested(DEPTH_LIMIT + 1), usize::MAX, None),
             Err(JsonError::TooDeep)
         );
-        assert_eq!(check(&"{\"a\":".repeat(10), 5), Err(JsonError::TooDeep));
-        assert!(check(&format!("[\"{}\"]", "[".repeat(1000)), 5).is_ok());
+        assert_eq!(
+            check(&"{\"a\":".repeat(10), 5, None),
+            Err(JsonError::TooDeep)
+        );
+        assert!(check(&format!("[\"{}\"]", "[".repeat(1000)), 5, None).is_ok());
     }
 }

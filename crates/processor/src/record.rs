@@ -164,15 +164,15 @@ impl Body<'_> {
         let max_text = usize::try_from(settings.max_text_bytes).unwrap_or(usize::MAX);
 
         if run_json {
-            match json::parse_raw(&decoded.text) {
-                Ok(raw) => {
+            match json::parse(&decoded.text, has_json) {
+                Ok(document) => {
                     for (i, (_, kind)) in rules.iter().enumerate() {
                         if let RuleKind::Json(pointer) = kind {
-                            values[i] = json::pointer(&raw, pointer);
+                            values[i] = document.pointer(pointer);
                         }
                     }
                     if wants(ProcessPart::Json) {
-                        record.json = Some(raw);
+                        record.json = Some(document.text);
                     }
                 }
                 Err(note) => record.notes.push(note),
