@@ -381,13 +381,14 @@ impl Record {
         let mut out = JsonOut(String::with_capacity(strings + strings / 16 + 512));
         out.0.push('{');
         out.key("job_id", true).str(&self.job_id);
-        out.key("seq", false).display(self.seq);
+        out.key("seq", false).uint(self.seq);
         out.key("url", false).str(&self.url);
         out.key("ref", false).opt_str(self.reference.as_deref());
         out.key("final_url", false)
             .opt_str(self.final_url.as_deref());
-        out.key("status", false).opt_display(self.status);
-        out.key("ok", false).display(self.ok);
+        out.key("status", false)
+            .opt_uint(self.status.map(u64::from));
+        out.key("ok", false).boolean(self.ok);
         out.key("error", false);
         match &self.error {
             Some(error) => {
@@ -398,19 +399,19 @@ impl Record {
             }
             None => out.null(),
         }
-        out.key("attempts", false).display(self.attempts);
-        out.key("elapsed_ms", false).opt_display(self.elapsed_ms);
+        out.key("attempts", false).uint(self.attempts.into());
+        out.key("elapsed_ms", false).opt_uint(self.elapsed_ms);
         out.key("fetched_at", false)
             .opt_str(self.fetched_at.as_deref());
         out.key("content_type", false)
             .opt_str(self.content_type.as_deref());
-        out.key("bytes", false).opt_display(self.bytes);
+        out.key("bytes", false).opt_uint(self.bytes);
         out.key("sha256", false).opt_str(self.sha256.as_deref());
         out.key("redirects", false)
             .list(&self.redirects, |out, hop| {
                 out.0.push('{');
                 out.key("url", true).str(&hop.url);
-                out.key("status", false).display(hop.status);
+                out.key("status", false).uint(hop.status.into());
                 out.0.push('}');
             });
         out.key("json", false);
@@ -476,13 +477,15 @@ fn len_hint(value: &serde_json::Value) -> usize {
 struct JsonOut(String);
 
 impl JsonOut {
-    /// `"name":`, after a comma unless it is the object's `first` key.
-    fn key(&mut self, name: &str, first: bool) -> &mut Self {
+    /// `"name":` for one of the record's own keys, plain ASCII with nothing to escape,
+    /// after a comma unless it is the object's `first` key.
+    fn key(&mut self, name: &'static str, first: bool) -> &mut Self {
         if !first {
             self.0.push(',');
         }
-        self.str(name);
-        self.0.push(':');
+        self.0.push('"');
+        self.0.push_str(name);
+        self.0.push_str("\":");
         self
     }
 
@@ -490,16 +493,36 @@ impl JsonOut {
         self.0.push_str("null");
     }
 
-    /// A number or a boolean.
+    /// A scalar of an extracted value, as serde_json prints it.
     fn display(&mut self, value: impl fmt::Display) {
         write!(self.0, "{value}").expect("writing to a String cannot fail");
     }
 
-    fn opt_display(&mut self, value: Option<impl fmt::Display>) {
+    /// An unsigned integer, without the formatting machinery `display` goes through.
+    fn uint(&mut self, mut value: u64) {
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            digits[at] = b'0' + (value % 10) as u8;
+            value /= 10;
+            if value == 0 {
+                break;
+            }
+        }
+        self.0
+            .push_str(std::str::from_utf8(&digits[at..]).expect("ASCII digits"));
+    }
+
+    fn opt_uint(&mut self, value: Option<u64>) {
         match value {
-            Some(value) => self.display(value),
+            Some(value) => self.uint(value),
             None => self.null(),
         }
+    }
+
+    fn boolean(&mut self, value: bool) {
+        self.0.push_str(if value { "true" } else { "false" });
     }
 
     fn opt_str(&mut self, value: Option<&str>) {
@@ -527,7 +550,11 @@ impl JsonOut {
     ) {
         self.0.push('{');
         for (i, (name, each)) in entries.into_iter().enumerate() {
-            self.key(name, i == 0);
+            if i > 0 {
+                self.0.push(',');
+            }
+            self.str(name);
+            self.0.push(':');
             value(self, each);
         }
         self.0.push('}');
