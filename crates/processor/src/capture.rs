@@ -148,6 +148,9 @@ pub(crate) struct RuleMatcher<'r, 'a> {
     stack: Vec<&'a str>,
     /// Per open element: the compounds it matched.
     matched: Vec<CompoundSet>,
+    /// Some rule has a value taking text: text runs (most tokens) are looked at only
+    /// then.
+    capturing: bool,
 }
 
 /// One rule and its state during the pass.
@@ -232,6 +235,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             live,
             stack: Vec::new(),
             matched: Vec::new(),
+            capturing: false,
         }
     }
 
@@ -251,13 +255,34 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         self.live == 0
     }
 
-    /// Recomputes [`RuleMatcher::live`] after a rule's value may have become final.
+    /// Recomputes [`RuleMatcher::live`] and [`RuleMatcher::capturing`] after a rule
+    /// matched or one of its values stopped taking text.
     fn update_live(&mut self) {
         self.live = self
             .rules
             .iter()
             .filter(|rule| !rule.is_settled())
             .fold(0, |set, rule| set | rule.compounds);
+        self.capturing = self.rules.iter().any(|rule| !rule.open.is_empty());
+    }
+
+    /// Appends a text run to every value taking text. Out of line, so that the
+    /// visitor's `text`, called for every run of the page, inlines as a flag test.
+    #[inline(never)]
+    fn capture_text(&mut self, text: &'a str, kind: TextKind) {
+        let mut decoded: Option<Cow<'a, str>> = None;
+        for rule in &mut self.rules {
+            if rule.open.is_empty() {
+                continue;
+            }
+            let text = decoded.get_or_insert_with(|| match kind {
+                TextKind::Data => decode_entities(text),
+                TextKind::Raw => Cow::Borrowed(text),
+            });
+            for (value, _, _) in &rule.open {
+                rule.capture.extend(*value, text);
+            }
+        }
     }
 
     /// Whether `parts[k..]` match among the open elements below `depth`, given that
@@ -376,22 +401,10 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
         }
     }
 
+    #[inline]
     fn text(&mut self, text: &'a str, kind: TextKind) {
-        if self.is_settled() {
-            return;
-        }
-        let mut decoded: Option<Cow<'a, str>> = None;
-        for rule in &mut self.rules {
-            if rule.open.is_empty() {
-                continue;
-            }
-            let text = decoded.get_or_insert_with(|| match kind {
-                TextKind::Data => decode_entities(text),
-                TextKind::Raw => Cow::Borrowed(text),
-            });
-            for (value, _, _) in &rule.open {
-                rule.capture.extend(*value, text);
-            }
+        if self.capturing {
+            self.capture_text(text, kind);
         }
     }
 }

@@ -123,7 +123,8 @@ pub(crate) struct CssRule {
     pub selector: Selector,
     /// The same selector for the fast pass, when it is within what that supports.
     pub fast: Option<FastSelector>,
-    /// Take this attribute's value instead of the text.
+    /// Take this attribute's value instead of the text; its name in lower case, as
+    /// HTML attribute names match in any case.
     pub attr: Option<String>,
     /// Every match, as a list.
     pub all: bool,
@@ -213,7 +214,7 @@ fn compile_rule(name: &str, rule: &ExtractRule) -> Result<RuleKind, RuleError> {
         return Ok(RuleKind::Css(CssRule {
             selector,
             fast: FastSelector::parse(css),
-            attr: rule.attr.clone(),
+            attr: rule.attr.as_deref().map(str::to_ascii_lowercase),
             all: rule.all,
         }));
     }

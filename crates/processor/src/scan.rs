@@ -202,7 +202,7 @@ impl<'a> Tag<'a> {
             .unwrap_or(&self.html.as_bytes()[self.name.0..self.name.1])
     }
 
-    /// The first attribute named `name` (in any case), as written: character references
+    /// The first attribute named `name` (lower case), as written: character references
     /// not decoded, a value-less attribute empty.
     pub(crate) fn raw(&self, name: &str) -> Option<&'a str> {
         let (bytes, name) = (self.html.as_bytes(), name.as_bytes());
@@ -212,7 +212,7 @@ impl<'a> Tag<'a> {
                 && bytes[ns..ne]
                     .iter()
                     .zip(name)
-                    .all(|(b, n)| b.eq_ignore_ascii_case(n))
+                    .all(|(b, n)| b.to_ascii_lowercase() == *n)
         };
         self.attrs
             .iter()
