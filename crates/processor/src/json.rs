@@ -29,7 +29,14 @@ pub(crate) struct Document {
 /// `text` as a checked JSON document (with its containers indexed when `index`, for
 /// [`Document::pointer`]), or the note saying why it is not kept.
 pub(crate) fn parse(text: &str, index: bool) -> Result<Document, Note> {
-    let mut containers = Vec::new();
+    // Documents hold about one array or object in 64 bytes: room for that (up to a
+    // bound, whatever the body) saves the index's first few growths.
+    let room = if index {
+        (text.len() / 64 + 4).min(4096)
+    } else {
+        0
+    };
+    let mut containers = Vec::with_capacity(room);
     match check(text, MAX_DEPTH, index.then_some(&mut containers)) {
         Ok(value) => {
             // Positions in the value's text, without the whitespace before it.
