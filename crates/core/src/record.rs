@@ -272,7 +272,7 @@ pub struct Record {
 }
 
 /// The text of one valid JSON value, kept and written into records as it is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(from = "Box<RawValue>", into = "Box<RawValue>")]
 pub struct JsonText(String);
 

@@ -1,10 +1,11 @@
 //! [`check`]: whether a text is one valid JSON value (RFC 8259), in one pass that
-//! builds nothing and keeps no stack but a bit per level.
+//! keeps a bit per nesting level and builds nothing, unless asked for an index of the
+//! arrays and objects (for JSON Pointers).
 //!
 //! A record keeps a JSON body as its original text, so all processing needs to know is
 //! that the text is valid and where its value starts and ends. serde_json answers that
 //! by running its deserializer with every value ignored: on the bench's 1 KiB document
-//! that took a third more instructions and branch mispredictions than this scan
+//! that took 1.6 × the instructions and 1.5 × the mispredicted branches of this scan
 //! (cachegrind). It accepts what serde_json's `RawValue` accepts: a `\u` escape needs four
 //! hex digits but need not pair its surrogates. The input is a `str`, so its bytes are
 //! already valid UTF-8.
@@ -61,20 +62,15 @@ pub(crate) fn check(
                     if let Some(containers) = containers.as_deref_mut() {
                         containers.push((container_start, at));
                     }
-                } else if object {
-                    objects |= 1 << depth;
-                    depth += 1;
-                    in_object = true;
-                    if let Some(containers) = containers.as_deref_mut() {
-                        open.push(containers.len());
-                        containers.push((container_start, 0));
-                    }
-                    at = member_name(b, at)?;
-                    continue 'value;
                 } else {
-                    objects &= !(1 << depth);
+                    if object {
+                        objects |= 1 << depth;
+                        at = member_name(b, at)?;
+                    } else {
+                        objects &= !(1 << depth);
+                    }
                     depth += 1;
-                    in_object = false;
+                    in_object = object;
                     if let Some(containers) = containers.as_deref_mut() {
                         open.push(containers.len());
                         containers.push((container_start, 0));
