@@ -6,8 +6,9 @@
 //! stored form of the record. Outcomes are timed in batches of 64, the fetcher's batch,
 //! whose records are dropped after each batch as the store writer drops them after
 //! its commit (criterion's `SmallInput` kept a tenth of all iterations' records alive,
-//! hundreds of megabytes that no processor holds). Run with `cargo bench -p trawl-processor`; criterion
-//! reports `elem/s`, which is pages/s or documents/s. The allocator is mimalloc, and
+//! hundreds of megabytes that no processor holds). Run with
+//! `cargo bench -p trawl-processor`; criterion reports `elem/s`, which is pages/s or
+//! documents/s. The allocator is mimalloc, and
 //! transparent huge pages are off, as in the `trawl` binary.
 
 use std::cell::RefCell;
