@@ -257,7 +257,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
 
     /// Recomputes [`RuleMatcher::live`] and [`RuleMatcher::capturing`] after a rule
     /// matched or one of its values stopped taking text.
-    fn update_live(&mut self) {
+    fn update_state(&mut self) {
         self.live = self
             .rules
             .iter()
@@ -370,7 +370,7 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
                 }
             }
             // Only a selected element can make a rule's value final.
-            self.update_live();
+            self.update_state();
         }
         if !void {
             self.stack.push(name);
@@ -397,7 +397,7 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
             closed |= rule.open.is_empty();
         }
         if closed {
-            self.update_live();
+            self.update_state();
         }
     }
 

@@ -21,9 +21,9 @@ pub(crate) const MAX_DEPTH: usize = 120;
 pub(crate) struct Document {
     /// The value's text.
     pub text: JsonText,
-    /// (start, end) of every array and object in the text, by start; empty unless the
-    /// document was parsed with `index`.
-    containers: Vec<(usize, usize)>,
+    /// (start, end) of every array and object in the text, by start, when the document
+    /// was parsed with `index`.
+    containers: Option<Vec<(usize, usize)>>,
 }
 
 /// `text` as a checked JSON document (with its containers indexed when `index`, for
@@ -46,7 +46,7 @@ pub(crate) fn parse(text: &str, index: bool) -> Result<Document, Note> {
             }
             Ok(Document {
                 text: JsonText::from_checked(text[value].to_owned()),
-                containers,
+                containers: index.then_some(containers),
             })
         }
         Err(JsonError::TooDeep) => Err(Note::new(
@@ -71,12 +71,17 @@ pub(crate) fn parse(text: &str, index: bool) -> Result<Document, Note> {
 }
 
 impl Document {
-    /// The value a JSON Pointer names, or null; the document must have been parsed
-    /// with `index`. It walks the text: a member or element off the path is skipped
+    /// The value a JSON Pointer names, or null. Panics (a bug, which the processor
+    /// turns into a `processing_failed` note) unless the document was parsed with
+    /// `index`. It walks the text: a member or element off the path is skipped
     /// with one look-up in the container index (the text is known to be valid, so
     /// nothing is checked again), and only the value found becomes a tree, so a
     /// pointer costs a small fraction of parsing the document.
     pub(crate) fn pointer(&self, pointer: &str) -> Value {
+        let containers = self
+            .containers
+            .as_deref()
+            .expect("a document for pointers is parsed with its containers indexed");
         let text = self.text.get();
         let mut current = 0..text.len();
         if !pointer.is_empty() {
@@ -86,7 +91,7 @@ impl Document {
                 } else {
                     Cow::Borrowed(token)
                 };
-                match self.step(current.start, &token) {
+                match step(text, containers, current.start, &token) {
                     Some(next) => current = next,
                     None => return Value::Null,
                 }
@@ -94,74 +99,76 @@ impl Document {
         }
         serde_json::from_str(&text[current]).unwrap_or(Value::Null)
     }
+}
 
-    /// One pointer step in the value at `at`: the member named `token` of an object
-    /// (the last one, as in a parsed tree, when a key repeats), or the element at index
-    /// `token` of an array; `None` when there is none.
-    fn step(&self, mut at: usize, token: &str) -> Option<Range<usize>> {
-        let text = self.text.get();
-        let b = text.as_bytes();
-        match b.get(at)? {
-            b'{' => {
-                let mut found = None;
-                at = skip_space(b, at + 1);
-                while b.get(at)? == &b'"' {
-                    let key_end = string_end(b, at).ok()?;
-                    let key = &text[at..key_end];
-                    let value_start = skip_space(b, skip_space(b, key_end) + 1);
-                    let value_end = self.value_end(value_start)?;
-                    if key_is(key, token) {
-                        found = Some(value_start..value_end);
-                    }
-                    at = skip_space(b, value_end);
-                    if b.get(at) == Some(&b',') {
-                        at = skip_space(b, at + 1);
-                    }
+/// One pointer step in the value at `at`: the member named `token` of an object
+/// (the last one, as in a parsed tree, when a key repeats), or the element at index
+/// `token` of an array; `None` when there is none.
+fn step(
+    text: &str,
+    containers: &[(usize, usize)],
+    mut at: usize,
+    token: &str,
+) -> Option<Range<usize>> {
+    let b = text.as_bytes();
+    match b.get(at)? {
+        b'{' => {
+            let mut found = None;
+            at = skip_space(b, at + 1);
+            while b.get(at)? == &b'"' {
+                let key_end = string_end(b, at).ok()?;
+                let key = &text[at..key_end];
+                let value_start = skip_space(b, skip_space(b, key_end) + 1);
+                let value_end = value_end(b, containers, value_start)?;
+                if key_is(key, token) {
+                    found = Some(value_start..value_end);
                 }
-                found
+                at = skip_space(b, value_end);
+                if b.get(at) == Some(&b',') {
+                    at = skip_space(b, at + 1);
+                }
             }
-            b'[' => {
-                // RFC 6901: an index is `0` or digits without a leading zero.
-                let index = match token.parse::<usize>() {
-                    Ok(i) if token == "0" || !token.starts_with(['0', '+']) => i,
-                    _ => return None,
-                };
-                at = skip_space(b, at + 1);
-                for _ in 0..index {
-                    if b.get(at)? == &b']' {
-                        return None;
-                    }
-                    at = skip_space(b, self.value_end(at)?);
-                    if b.get(at) == Some(&b',') {
-                        at = skip_space(b, at + 1);
-                    }
-                }
+            found
+        }
+        b'[' => {
+            // RFC 6901: an index is `0` or digits without a leading zero.
+            let index = match token.parse::<usize>() {
+                Ok(i) if token == "0" || !token.starts_with(['0', '+']) => i,
+                _ => return None,
+            };
+            at = skip_space(b, at + 1);
+            for _ in 0..index {
                 if b.get(at)? == &b']' {
                     return None;
                 }
-                Some(at..self.value_end(at)?)
+                at = skip_space(b, value_end(b, containers, at)?);
+                if b.get(at) == Some(&b',') {
+                    at = skip_space(b, at + 1);
+                }
             }
-            _ => None,
+            if b.get(at)? == &b']' {
+                return None;
+            }
+            Some(at..value_end(b, containers, at)?)
         }
+        _ => None,
     }
+}
 
-    /// The index past the value that starts at `at`.
-    fn value_end(&self, at: usize) -> Option<usize> {
-        let b = self.text.get().as_bytes();
-        match b.get(at)? {
-            b'"' => string_end(b, at).ok(),
-            b'{' | b'[' => self
-                .containers
-                .binary_search_by_key(&at, |(start, _)| *start)
-                .ok()
-                .map(|i| self.containers[i].1),
-            _ => Some(
-                at + b[at..]
-                    .iter()
-                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                    .unwrap_or(b.len() - at),
-            ),
-        }
+/// The index past the value that starts at `at`, containers looked up in `containers`.
+fn value_end(b: &[u8], containers: &[(usize, usize)], at: usize) -> Option<usize> {
+    match b.get(at)? {
+        b'"' => string_end(b, at).ok(),
+        b'{' | b'[' => containers
+            .binary_search_by_key(&at, |(start, _)| *start)
+            .ok()
+            .map(|i| containers[i].1),
+        _ => Some(
+            at + b[at..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - at),
+        ),
     }
 }
 

@@ -90,7 +90,7 @@ pub(crate) fn check(
             at = skip_space(b, at);
             if depth == 0 {
                 return if at == b.len() {
-                    Ok(start..text.trim_end_matches(is_space).len())
+                    Ok(start..text.trim_end_matches([' ', '\t', '\n', '\r']).len())
                 } else {
                     invalid("trailing characters after the value", at)
                 };
@@ -117,10 +117,6 @@ pub(crate) fn check(
             }
         }
     }
-}
-
-fn is_space(c: char) -> bool {
-    matches!(c, ' ' | '\t' | '\n' | '\r')
 }
 
 /// The first index at or after `at` that is not JSON whitespace.
