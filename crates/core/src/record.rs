@@ -166,6 +166,21 @@ impl LinkList {
         self.ends.push(self.text.len());
     }
 
+    /// Appends the link that `write` appends to the list's text (it may only append);
+    /// when `write` returns false, what it wrote is dropped and no link is added.
+    /// Returns what `write` returned.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut String) -> bool) -> bool {
+        let start = self.text.len();
+        let keep = write(&mut self.text);
+        assert!(self.text.len() >= start, "a link writer only appends");
+        if keep {
+            self.ends.push(self.text.len());
+        } else {
+            self.text.truncate(start);
+        }
+        keep
+    }
+
     /// The number of links.
     pub fn len(&self) -> usize {
         self.ends.len()

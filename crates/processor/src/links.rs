@@ -22,25 +22,36 @@ pub(crate) fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> LinkList {
     let plain = PlainBase::of(base);
     let bytes = hrefs.iter().map(|h| h.as_ref().len()).sum::<usize>();
     let mut links = LinkList::with_capacity(hrefs.len(), bytes + bytes / 2 + 1024);
-    // One buffer for every href with a character reference.
+    // One buffer for every href with a character reference other than `&amp;`.
     let mut decoded = String::new();
     for raw in hrefs {
-        let raw = raw.as_ref();
+        // Trimming before decoding is the same as after: a decoded `&amp;` is no space,
+        // and the plain join sends any other reference on to the decoding below.
+        let raw = raw.as_ref().trim_ascii();
+        if raw.is_empty() || raw.starts_with('#') {
+            continue;
+        }
+        if let Some(plain) = &plain {
+            if links.push_with(|out| plain.join(raw, References::Written, out)) {
+                continue;
+            }
+        }
         let href = if find_byte(b'&', raw.as_bytes()).is_some() {
             decoded.clear();
             decode_entities_into(raw, &mut decoded);
-            decoded.as_str()
+            let href = decoded.trim_ascii();
+            if href.is_empty() || href.starts_with('#') {
+                continue;
+            }
+            if let Some(plain) = &plain {
+                if links.push_with(|out| plain.join(href, References::Decoded, out)) {
+                    continue;
+                }
+            }
+            href
         } else {
             raw
         };
-        let href = href.trim_ascii();
-        if href.is_empty() || href.starts_with('#') {
-            continue;
-        }
-        if let Some(parts) = plain.as_ref().and_then(|plain| plain.join(href)) {
-            links.push(parts.as_slice());
-            continue;
-        }
         let Ok(mut url) = base.join(href) else {
             continue;
         };
@@ -51,6 +62,15 @@ pub(crate) fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> LinkList {
     }
     dedup_first_seen(&mut links);
     links
+}
+
+/// Whether an href still holds its character references, as written in the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum References {
+    /// As written: `&amp;` stands for `&`, and any other `&` is left to the decoder.
+    Written,
+    /// Decoded: a `&` is a `&`.
+    Decoded,
 }
 
 /// An http(s) base URL split for joining by concatenation.
@@ -74,25 +94,22 @@ impl<'u> PlainBase<'u> {
         })
     }
 
-    /// `href` (trimmed, not empty, not fragment-only) joined to the base without its
-    /// fragment, as parts to concatenate, when it has a plain form; `None` means "use
-    /// the URL parser".
-    fn join<'h>(&self, href: &'h str) -> Option<Joined<'h>>
-    where
-        'u: 'h,
-    {
+    /// Appends `href` (trimmed, not empty, not fragment-only) joined to the base, without
+    /// its fragment, to `out`, when it has a plain form; `false` (with something maybe
+    /// appended) means "use the URL parser".
+    fn join(&self, href: &str, references: References, out: &mut String) -> bool {
         if let Some(rest) = href
             .strip_prefix("https://")
             .or_else(|| href.strip_prefix("http://"))
         {
-            return join_absolute(href, rest);
+            return join_absolute(href, rest, references, out);
         }
         if href.starts_with("//") {
-            return None;
+            return false;
         }
         if href.starts_with('/') {
-            let path = plain_path(href)?;
-            return Some(Joined::new([self.origin, path]));
+            out.push_str(self.origin);
+            return push_plain_path(href, references, out);
         }
         // A relative path: leading `./` and `../` steps, then plain segments.
         let mut directory = self.directory;
@@ -108,59 +125,40 @@ impl<'u> PlainBase<'u> {
             }
         }
         if rest.starts_with(['.', '/', '?']) {
-            return None;
+            return false;
         }
-        Some(Joined::new([self.origin, directory, plain_path(rest)?]))
+        out.push_str(self.origin);
+        out.push_str(directory);
+        push_plain_path(rest, references, out)
     }
 }
 
-/// A joined link as up to four parts to concatenate.
-#[derive(Debug, PartialEq, Eq)]
-struct Joined<'h> {
-    parts: [&'h str; 4],
-    /// How many of `parts` are used.
-    len: usize,
+/// Appends `href`, an absolute http(s) URL whose part after `scheme://` is `rest`,
+/// without its fragment, to `out`, when the URL parser would keep it as written: a
+/// lower-case DNS name without port or user info, then a plain path (or none: the
+/// parser adds `/`).
+fn join_absolute(href: &str, rest: &str, references: References, out: &mut String) -> bool {
+    let host_end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let path = &rest[host_end..];
+    if !is_plain_host(&rest[..host_end]) {
+        return false;
+    }
+    out.push_str(&href[..href.len() - path.len()]);
+    if !path.starts_with('/') {
+        out.push('/');
+    }
+    push_plain_path(path, references, out)
 }
 
-impl<'h> Joined<'h> {
-    /// The link made of `given`, in order.
-    fn new<const N: usize>(given: [&'h str; N]) -> Self {
-        let mut parts = [""; 4];
-        parts[..N].copy_from_slice(&given);
-        Joined { parts, len: N }
-    }
-
-    /// The parts, to concatenate.
-    fn as_slice(&self) -> &[&'h str] {
-        &self.parts[..self.len]
-    }
-}
-
-/// `href`, an absolute http(s) URL whose part after `scheme://` is `rest`, without its
-/// fragment, when the URL parser would keep it as written: a lower-case DNS name without
-/// port or user info, then a plain path (or none: the parser adds `/`).
-fn join_absolute<'h>(href: &'h str, rest: &'h str) -> Option<Joined<'h>> {
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (host, path_and_fragment) = rest.split_at(host_end);
-    if !is_plain_host(host) {
-        return None;
-    }
-    let path = plain_path(path_and_fragment)?;
-    if path.starts_with('/') {
-        let fragment = path_and_fragment.len() - path.len();
-        Some(Joined::new([&href[..href.len() - fragment]]))
-    } else {
-        let scheme = &href[..href.len() - rest.len()];
-        Some(Joined::new([scheme, host, "/", path]))
-    }
-}
-
-/// A host the parser keeps as written: an IPv4 address in its canonical form, or
-/// dot-separated labels of lower-case letters, digits and inner hyphens, not punycode,
-/// the last one starting with a letter (so it is not taken for an IPv4 address), within
-/// DNS lengths.
+/// A host the parser keeps as written: dot-separated labels of lower-case letters,
+/// digits and inner hyphens, not punycode, the last one starting with a letter (so it
+/// is not taken for an IPv4 address), within DNS lengths; or an IPv4 address in its
+/// canonical form.
 fn is_plain_host(host: &str) -> bool {
-    is_canonical_ipv4(host) || is_plain_domain(host)
+    is_plain_domain(host) || is_canonical_ipv4(host)
 }
 
 /// Four decimal numbers of 0 to 255 without leading zeros (`127.0.0.1`), which the
@@ -176,33 +174,38 @@ fn is_canonical_ipv4(host: &str) -> bool {
         })
 }
 
-/// A domain name the parser keeps as written (see [`is_plain_host`]).
+/// A domain name the parser keeps as written (see [`is_plain_host`]). On bytes, which
+/// split faster than a `str` by a `char`: a page's absolute links all come here.
 fn is_plain_domain(host: &str) -> bool {
+    let labels = host.as_bytes().split(|b| *b == b'.');
     host.len() <= 253
-        && host
-            .rsplit('.')
-            .next()
-            .is_some_and(|last| last.starts_with(|c: char| c.is_ascii_lowercase()))
-        && host.split('.').all(|label| {
+        && labels.clone().all(|label| {
             !label.is_empty()
                 && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && !label.starts_with("xn--")
+                && label[0] != b'-'
+                && label[label.len() - 1] != b'-'
+                && !label.starts_with(b"xn--")
                 && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    .iter()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         })
+        && labels
+            .clone()
+            .next_back()
+            .is_some_and(|last| last[0].is_ascii_lowercase())
 }
 
-/// `path` (a path, maybe with a query, maybe with a fragment) up to its fragment, when
-/// the parser keeps that part as written: only characters it never escapes, valid `%`
-/// escapes, no dot segment that it would remove (any `/.`), and no `:` before the first
-/// `/` or `?` (in a relative path the parser would read a scheme). One pass over the
-/// bytes, which also finds the fragment.
-fn plain_path(path: &str) -> Option<&str> {
+/// Appends `path` (a path, maybe with a query, maybe with a fragment) up to its fragment
+/// to `out`, when the parser keeps that part as written: only characters it never
+/// escapes, valid `%` escapes, no dot segment that it would remove (any `/.`), and no
+/// `:` before the first `/` or `?` (in a relative path the parser would read a scheme).
+/// With [`References::Written`], `&amp;` is appended as `&` and any other `&` makes the
+/// path not plain. One pass over the bytes, which also finds the fragment.
+fn push_plain_path(path: &str, references: References, out: &mut String) -> bool {
     let bytes = path.as_bytes();
     let mut first_segment = true;
+    // `path[copied..at]` is still to append.
+    let mut copied = 0;
     let mut at = 0;
     while at < bytes.len() {
         let byte = bytes[at];
@@ -212,9 +215,11 @@ fn plain_path(path: &str) -> Option<&str> {
             continue;
         }
         match byte {
-            b'#' => return Some(&path[..at]),
-            b'.' if at > 0 && bytes[at - 1] == b'/' => return None,
-            b':' if first_segment => return None,
+            b'#' => break,
+            // The byte before a decoded `&amp;` is `;` as written and `&` decoded:
+            // neither is the `/` that the dot-segment test looks for.
+            b'.' if at > 0 && bytes[at - 1] == b'/' => return false,
+            b':' if first_segment => return false,
             b'/' | b'?' => first_segment = false,
             b'%' if bytes
                 .get(at + 1..at + 3)
@@ -222,25 +227,35 @@ fn plain_path(path: &str) -> Option<&str> {
             {
                 at += 2;
             }
-            b'.' | b':' => {}
-            _ => return None,
+            b'&' if references == References::Written => {
+                if !bytes[at..].starts_with(b"&amp;") {
+                    return false;
+                }
+                out.push_str(&path[copied..=at]);
+                at += "&amp;".len();
+                copied = at;
+                continue;
+            }
+            b'.' | b':' | b'&' => {}
+            _ => return false,
         }
         at += 1;
     }
-    Some(path)
+    out.push_str(&path[copied..at]);
+    true
 }
 
-/// The bytes [`plain_path`] must look at: all but those the parser copies as they
+/// The bytes [`push_plain_path`] must look at: all but those the parser copies as they
 /// are in a path or query of an http(s) URL and that play no part in segments (`.`,
 /// `:`, `/` and `?` do; `%` starts an escape that is checked on its own; `#` starts
-/// the fragment).
+/// the fragment; `&` may start a character reference).
 static SPECIAL: [bool; 256] = {
     let mut table = [true; 256];
     let mut byte = 0;
     while byte < 256 {
         table[byte] = !matches!(byte as u8,
             b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9'
-            | b'-' | b'_' | b'~' | b'!' | b'$' | b'&' | b'(' | b')' | b'*' | b'+' | b','
+            | b'-' | b'_' | b'~' | b'!' | b'$' | b'(' | b')' | b'*' | b'+' | b','
             | b';' | b'=' | b'@');
         byte += 1;
     }
@@ -443,6 +458,15 @@ mod tests {
             ),
             ("&#32;/sp&amp;", "/sp&"),
             ("&amp", "&"),
+            ("rel?a=1&amp;b=2&amp;c#f&amp;", "rel?a=1&b=2&c"),
+            ("../p&amp;q", "../p&q"),
+            ("/a&amp;amp;b", "/a&amp;b"),
+            ("/a&amp;/./b", "/a&/./b"),
+            ("/a/&amp;./b", "/a/&./b"),
+            ("/x&ampy&lt;", "/x&ampy<"),
+            ("/x&amp;&#38;", "/x&&"),
+            ("https://other.example?q&amp;r", "https://other.example?q&r"),
+            ("https://other.example&amp;/x", "https://other.example&/x"),
         ] {
             let expected: Vec<String> = parser_join(&base, decoded.trim()).into_iter().collect();
             let links = resolve_links(&[raw], &base);
@@ -471,6 +495,12 @@ mod tests {
     fn common_forms_skip_the_parser() {
         let base = Url::parse(BASES[0]).unwrap();
         let plain = PlainBase::of(&base).unwrap();
+        let join = |href: &str| {
+            let mut out = String::new();
+            plain
+                .join(href, References::Decoded, &mut out)
+                .then_some(out)
+        };
         for href in [
             "/a/b?x=1&y=2",
             "rel/one",
@@ -485,7 +515,7 @@ mod tests {
             "/a#frag",
             "https://127.0.0.1/x",
         ] {
-            let joined = plain.join(href).map(|joined| joined.as_slice().concat());
+            let joined = join(href);
             let mut expected = base.join(href).unwrap();
             expected.set_fragment(None);
             assert_eq!(joined.as_deref(), Some(expected.as_str()), "{href}");
@@ -496,7 +526,7 @@ mod tests {
             "https://127.1/x",
             "https://127.000.0.1/x",
         ] {
-            assert_eq!(plain.join(href), None, "{href}");
+            assert_eq!(join(href), None, "{href}");
         }
     }
 }
