@@ -8,7 +8,7 @@
 //! international hosts, other schemes) goes to the `url` crate.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 
 use trawl_core::record::LinkList;
 use url::{Position, Url};
@@ -272,24 +272,39 @@ fn parent(directory: &str) -> &str {
 
 /// Removes repeated links, keeping each one's first occurrence, with a set of borrowed
 /// strings under a cheap word-at-a-time hash (links are short and many share a long
-/// prefix, which makes sorting them compare the same bytes again and again).
+/// prefix, which makes sorting them compare the same bytes again and again). Most
+/// pages' links are already unique once resolved: a first pass only checks that.
 fn dedup_first_seen(links: &mut LinkList) {
     if links.len() < 2 {
         return;
     }
-    let keep: Vec<bool> = {
-        let mut seen: HashSet<&str, BuildHasherDefault<WordHasher>> =
-            HashSet::with_capacity_and_hasher(links.len(), BuildHasherDefault::default());
-        links.iter().map(|link| seen.insert(link)).collect()
+    let set = || -> HashSet<Link<'_>, BuildHasherDefault<WordHasher>> {
+        HashSet::with_capacity_and_hasher(links.len(), BuildHasherDefault::default())
     };
-    if keep.iter().all(|k| *k) {
+    let mut seen = set();
+    if links.iter().all(|link| seen.insert(Link(link))) {
         return;
     }
+    let keep: Vec<bool> = {
+        let mut seen = set();
+        links.iter().map(|link| seen.insert(Link(link))).collect()
+    };
     let mut position = 0;
     links.retain(|_| {
         position += 1;
         keep[position - 1]
     });
+}
+
+/// A link in a set: hashed as its bytes alone (a `str` also hashes a terminator, one
+/// more hasher step per link).
+#[derive(PartialEq, Eq)]
+struct Link<'a>(&'a str);
+
+impl Hash for Link<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0.as_bytes());
+    }
 }
 
 /// A fast, non-cryptographic hasher for in-process sets of page strings (FxHash's
