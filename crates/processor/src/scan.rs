@@ -235,19 +235,19 @@ impl<'a> Tag<'a> {
 fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Option<usize> {
     tag.attrs.clear();
     let name_start = at;
+    let mut upper = false;
     while at < bytes.len()
         && !matches!(
             bytes[at],
             b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'
         )
     {
+        upper |= bytes[at].is_ascii_uppercase();
         at += 1;
     }
     tag.name = (name_start, at);
     // Most names are written in lower case already: they are borrowed, not copied.
-    let name = &bytes[name_start..at];
-    tag.lower =
-        (attrs && name.iter().any(u8::is_ascii_uppercase)).then(|| name.to_ascii_lowercase());
+    tag.lower = (attrs && upper).then(|| bytes[name_start..at].to_ascii_lowercase());
     loop {
         // Before an attribute name: whitespace and `/` are skipped.
         while at < bytes.len() && matches!(bytes[at], b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/')
