@@ -192,9 +192,39 @@ impl Collapser {
         }
         // ASCII text (most of it) needs only the ASCII whitespace test (with U+000B).
         if piece.is_ascii() {
-            self.words(piece.split(|c: char| matches!(c, '\t'..='\r' | ' ')));
+            self.push_ascii(piece);
         } else {
             self.words(piece.split(char::is_whitespace));
+        }
+    }
+
+    /// Appends an ASCII `piece`. Words that a single space separates stay as they are
+    /// and are copied together: a captured value or a title is often one such run.
+    fn push_ascii(&mut self, piece: &str) {
+        let bytes = piece.as_bytes();
+        let is_space = |b: &u8| matches!(b, b'\t'..=b'\r' | b' ');
+        let mut at = 0;
+        loop {
+            let spaces = at;
+            while bytes.get(at).is_some_and(is_space) {
+                at += 1;
+            }
+            self.pending_space |= at > spaces;
+            if at == bytes.len() {
+                return;
+            }
+            let words = at;
+            loop {
+                while bytes.get(at).is_some_and(|b| !is_space(b)) {
+                    at += 1;
+                }
+                if bytes.get(at) == Some(&b' ') && bytes.get(at + 1).is_some_and(|b| !is_space(b)) {
+                    at += 1;
+                } else {
+                    break;
+                }
+            }
+            self.word(&piece[words..at]);
         }
     }
 
@@ -213,6 +243,9 @@ impl Collapser {
         self.pending_space = true;
     }
 
+    /// Appends a word (or words with single spaces between them), after a space when
+    /// whitespace came before it; at the cap, as much of it as fits, without a space
+    /// at its end.
     fn word(&mut self, word: &str) {
         if word.is_empty() || self.truncated {
             return;
@@ -222,12 +255,12 @@ impl Collapser {
         if self.out.len() + needed > self.cap {
             self.truncated = true;
             let room = self.cap.saturating_sub(self.out.len() + usize::from(space));
-            let cut = floor_char_boundary(word, room);
-            if cut > 0 {
+            let kept = word[..floor_char_boundary(word, room)].trim_end_matches(' ');
+            if !kept.is_empty() {
                 if space {
                     self.out.push(' ');
                 }
-                self.out.push_str(&word[..cut]);
+                self.out.push_str(kept);
             }
             return;
         }
@@ -311,6 +344,46 @@ mod tests {
         ] {
             let expected = piece.split_whitespace().collect::<Vec<_>>().join(" ");
             assert_eq!(collapse(piece), expected, "{piece:?}");
+        }
+    }
+
+    #[test]
+    fn collapser_copies_runs_of_words_as_joining_the_words_would() {
+        // Every piece of up to five bytes from this alphabet, in pairs, under every cap.
+        let alphabet = [b'a', b' ', b'\t', b'\x0B', b'b'];
+        let pieces: Vec<String> = (0..5u32)
+            .flat_map(|len| {
+                (0..5usize.pow(len)).map(move |mut n| {
+                    (0..len)
+                        .map(|_| {
+                            let c = char::from(alphabet[n % 5]);
+                            n /= 5;
+                            c
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        for (i, first) in pieces.iter().enumerate().step_by(7) {
+            for second in pieces.iter().skip(i % 3).step_by(11) {
+                let text = [first.as_str(), second.as_str()].concat();
+                let words: Vec<&str> = text
+                    .split(|c| matches!(c, '\t'..='\r' | ' '))
+                    .filter(|w| !w.is_empty())
+                    .collect();
+                let joined = words.join(" ");
+                for cap in 0..=joined.len() + 1 {
+                    let mut c = Collapser::new(cap);
+                    c.push(first);
+                    c.push(second);
+                    let expected = if joined.len() <= cap {
+                        (joined.clone(), false)
+                    } else {
+                        (joined[..cap].trim_end().to_owned(), true)
+                    };
+                    assert_eq!(c.finish(), expected, "{first:?} {second:?} cap {cap}");
+                }
+            }
         }
     }
 
