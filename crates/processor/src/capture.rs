@@ -407,4 +407,9 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
             self.capture_text(text, kind);
         }
     }
+
+    #[inline]
+    fn wants_text(&self) -> bool {
+        self.capturing
+    }
 }

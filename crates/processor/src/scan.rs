@@ -32,8 +32,11 @@ pub(crate) trait Visitor<'a> {
     fn start_tag(&mut self, tag: &Tag<'a>);
     /// An end tag, with its name as written.
     fn end_tag(&mut self, name: &'a str);
-    /// A run of text between tags (never empty).
+    /// A run of text between tags (never empty), when [`Visitor::wants_text`].
     fn text(&mut self, text: &'a str, kind: TextKind);
+    /// Whether the next run of text is of use: most visitors want none, or only inside
+    /// some elements, and the tokenizer skips handing on the runs nobody wants.
+    fn wants_text(&self) -> bool;
 }
 
 // The two impls below only dispatch: they are always inlined, because the tokenizer is
@@ -60,6 +63,11 @@ impl<'a, V: Visitor<'a>> Visitor<'a> for Option<V> {
             v.text(text, kind);
         }
     }
+
+    #[inline(always)]
+    fn wants_text(&self) -> bool {
+        self.as_ref().is_some_and(V::wants_text)
+    }
 }
 
 impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
@@ -77,8 +85,17 @@ impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
 
     #[inline(always)]
     fn text(&mut self, text: &'a str, kind: TextKind) {
-        self.0.text(text, kind);
-        self.1.text(text, kind);
+        if self.0.wants_text() {
+            self.0.text(text, kind);
+        }
+        if self.1.wants_text() {
+            self.1.text(text, kind);
+        }
+    }
+
+    #[inline(always)]
+    fn wants_text(&self) -> bool {
+        self.0.wants_text() || self.1.wants_text()
     }
 }
 
@@ -93,7 +110,7 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
     let mut at = 0;
     // Hands on the text before a token that starts at `lt`.
     let flush = |visitor: &mut _, text_start: usize, lt: usize| {
-        if text_start < lt {
+        if text_start < lt && Visitor::wants_text(visitor) {
             Visitor::text(visitor, &html[text_start..lt], TextKind::Data);
         }
     };
@@ -153,7 +170,7 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                     tag.content = Some(&html[end..after]);
                 }
                 visitor.start_tag(&tag);
-                if let Some(content) = tag.content {
+                if let Some(content) = tag.content.filter(|_| visitor.wants_text()) {
                     visitor.text(content, kind);
                 }
                 at = after;
@@ -397,6 +414,10 @@ mod tests {
         fn text(&mut self, text: &'a str, kind: TextKind) {
             let prefix = if kind == TextKind::Raw { "raw" } else { "" };
             self.0.push(format!("{prefix}{text:?}"));
+        }
+
+        fn wants_text(&self) -> bool {
+            true
         }
     }
 

@@ -95,6 +95,10 @@ impl<'a> Visitor<'a> for SummaryVisitor<'a> {
     fn end_tag(&mut self, _: &'a str) {}
 
     fn text(&mut self, _: &'a str, _: TextKind) {}
+
+    fn wants_text(&self) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
