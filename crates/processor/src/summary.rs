@@ -50,15 +50,13 @@ impl SummaryVisitor<'_> {
     }
 }
 
-impl<'a> Visitor<'a> for SummaryVisitor<'a> {
-    fn start_tag(&mut self, tag: &Tag<'a>) {
+impl<'a> SummaryVisitor<'a> {
+    /// The tags of the summary: rare, and out of line, so that the visitor's call for
+    /// every start tag stays small enough to inline.
+    #[inline(never)]
+    fn summary_tag(&mut self, tag: &Tag<'a>) {
         let found = &mut self.found;
         match tag.lower() {
-            b"a" | b"area" if self.links => {
-                if let Some(href) = tag.raw("href") {
-                    found.hrefs.push(href);
-                }
-            }
             b"base" if found.base.is_none() => found.base = tag.get("href"),
             b"title" if self.summary && found.title.is_none() => {
                 let mut title = Collapser::new(self.max_text);
@@ -88,6 +86,22 @@ impl<'a> Visitor<'a> for SummaryVisitor<'a> {
                     .map(|l| l.trim().to_owned())
                     .filter(|l| !l.is_empty());
             }
+            _ => {}
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for SummaryVisitor<'a> {
+    /// Links are looked up inline; the rarer summary tags out of line.
+    #[inline(always)]
+    fn start_tag(&mut self, tag: &Tag<'a>) {
+        match tag.lower() {
+            b"a" | b"area" if self.links => {
+                if let Some(href) = tag.raw("href") {
+                    self.found.hrefs.push(href);
+                }
+            }
+            b"base" | b"title" | b"meta" | b"link" | b"html" => self.summary_tag(tag),
             _ => {}
         }
     }
