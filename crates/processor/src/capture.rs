@@ -391,6 +391,10 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
         };
         self.stack.truncate(depth);
         self.matched.truncate(depth);
+        if !self.capturing {
+            // No value is open: none can end here.
+            return;
+        }
         let mut closed = false;
         for rule in self.rules.iter_mut().filter(|r| !r.open.is_empty()) {
             rule.open.retain(|(_, d, _)| *d < depth);
