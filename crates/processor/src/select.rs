@@ -162,10 +162,13 @@ impl Compound {
 impl Condition {
     fn matches(&self, tag: &Tag<'_>) -> bool {
         match self {
+            // Most class attributes hold one class: compared whole before any split.
             Condition::Class(class) => tag.raw("class").is_some_and(|v| {
-                v.as_bytes()
-                    .split(|b| is_space(char::from(*b)))
-                    .any(|c| short_eq(c, class.as_bytes()))
+                short_eq(v.as_bytes(), class.as_bytes())
+                    || (v.len() > class.len()
+                        && v.as_bytes()
+                            .split(|b| is_space(char::from(*b)))
+                            .any(|c| short_eq(c, class.as_bytes())))
             }),
             Condition::Id(id) => tag.raw("id") == Some(id.as_str()),
             Condition::Attr {
