@@ -25,34 +25,21 @@ pub(crate) fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> LinkList {
     // One buffer for every href with a character reference other than `&amp;`.
     let mut decoded = String::new();
     for raw in hrefs {
-        // Trimming before decoding is the same as after: a decoded `&amp;` is no space,
-        // and the plain join sends any other reference on to the decoding below.
-        let raw = raw.as_ref().trim_ascii();
-        if raw.is_empty() || raw.starts_with('#') {
+        let raw = raw.as_ref();
+        if resolved_plainly(&mut links, plain.as_ref(), raw, References::Written) {
             continue;
-        }
-        if let Some(plain) = &plain {
-            if links.push_with(|out| plain.join(raw, References::Written, out)) {
-                continue;
-            }
         }
         let href = if find_byte(b'&', raw.as_bytes()).is_some() {
             decoded.clear();
             decode_entities_into(raw, &mut decoded);
-            let href = decoded.trim_ascii();
-            if href.is_empty() || href.starts_with('#') {
+            if resolved_plainly(&mut links, plain.as_ref(), &decoded, References::Decoded) {
                 continue;
             }
-            if let Some(plain) = &plain {
-                if links.push_with(|out| plain.join(href, References::Decoded, out)) {
-                    continue;
-                }
-            }
-            href
+            &decoded
         } else {
             raw
         };
-        let Ok(mut url) = base.join(href) else {
+        let Ok(mut url) = base.join(href.trim_ascii()) else {
             continue;
         };
         if matches!(url.scheme(), "http" | "https") {
@@ -62,6 +49,22 @@ pub(crate) fn resolve_links(hrefs: &[impl AsRef<str>], base: &Url) -> LinkList {
     }
     dedup_first_seen(&mut links);
     links
+}
+
+/// Whether `href` needs no URL parser: it points at the page itself (empty or
+/// fragment-only once trimmed: skipped), or it has a plain form, joined to `plain` and
+/// appended to `links`. Trimming before decoding is the same as after: a decoded
+/// `&amp;` is no space, and the plain join leaves any other reference to the decoder.
+fn resolved_plainly(
+    links: &mut LinkList,
+    plain: Option<&PlainBase<'_>>,
+    href: &str,
+    references: References,
+) -> bool {
+    let href = href.trim_ascii();
+    href.is_empty()
+        || href.starts_with('#')
+        || plain.is_some_and(|plain| links.push_with(|out| plain.join(href, references, out)))
 }
 
 /// Whether an href still holds its character references, as written in the page.
