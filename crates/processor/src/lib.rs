@@ -1,16 +1,17 @@
 //! Trawl's processor: turns the raw outcome of a fetch into the record of the contract.
 //!
 //! A [`Processor`] actor runs on a `SyncArbiter` (parsing is CPU work) and answers a
-//! [`ProcessBatch`](trawl_core::fetch::ProcessBatch) with one stored record per outcome.
-//! The work itself is the plain function [`process`]: decode the body, keep a JSON body
-//! as its original text, read what an HTML page says about itself in one streaming
+//! [`ProcessBatch`](trawl_core::fetch::ProcessBatch) with one stored record per outcome
+//! ([`Processor::process_batch`]). It hashes the batch's bodies together, then builds
+//! each record: decode the body, keep a JSON body as its original text, read what an HTML page says about itself in one streaming
 //! pass, and evaluate the job's extraction rules, compiled once per job
 //! ([`CompiledRules`]). The API calls [`CompiledRules::compile`] to reject a bad rule at
 //! submission time.
 //!
 //! # Layout
 //! - [`processor`](Processor): the actor, with its per-job cache of compiled rules.
-//! - `record`: [`process`], which assembles a record from an outcome.
+//! - `record`: `process`, which assembles a record from an outcome.
+//! - `digest`: the SHA-256 of a batch's bodies, several side by side.
 //! - `decode`: content types, charset detection (header, BOM, `<meta>`) and decoding.
 //! - `json`: JSON bodies kept as their text, and JSON Pointers evaluated on it.
 //! - `json_check`: the one-pass check that a body is valid JSON, within a depth.
@@ -32,6 +33,7 @@
 
 mod capture;
 mod decode;
+mod digest;
 mod html;
 mod json;
 mod json_check;
@@ -45,5 +47,4 @@ mod summary;
 mod text;
 
 pub use processor::Processor;
-pub use record::process;
 pub use rules::{CompiledRules, RuleError};

@@ -4,7 +4,6 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use trawl_core::fetch::{FetchOutcome, ResponseHead};
 use trawl_core::job::ProcessPart;
 use trawl_core::record::{Note, Record};
@@ -17,10 +16,13 @@ use crate::json;
 use crate::rules::{eval_regex, CompiledRules, RuleKind};
 use crate::text::floor_char_boundary;
 
-/// Builds the record of `outcome`. `rules` must be the compiled `extract` rules of the
-/// outcome's job. Never fails: anything odd about the body becomes a note.
-pub fn process(
+/// Builds the record of `outcome`, whose body has the SHA-256 `body_sha256` (hashed
+/// with the rest of its batch, see [`digest`](crate::digest)). `rules` must be the
+/// compiled `extract` rules of the outcome's job. Never fails: anything odd about the
+/// body becomes a note.
+pub(crate) fn process(
     outcome: FetchOutcome,
+    body_sha256: &[u8; 32],
     rules: &CompiledRules,
     settings: &ProcessorSettings,
 ) -> Record {
@@ -66,6 +68,7 @@ pub fn process(
         let body = Body {
             head,
             bytes: &body,
+            sha256: body_sha256,
             final_url: record.final_url.clone(),
             target: &task.target,
         };
@@ -96,6 +99,8 @@ pub fn process(
 struct Body<'a> {
     head: &'a ResponseHead,
     bytes: &'a [u8],
+    /// The SHA-256 of `bytes`.
+    sha256: &'a [u8; 32],
     /// The final URL, parsed only for HTML (links resolve against it).
     final_url: Option<String>,
     target: &'a Url,
@@ -116,7 +121,7 @@ impl Body<'_> {
         record.content_type = content_type.map(str::to_owned);
         record.bytes = Some(self.bytes.len() as u64);
         let mut sha256 = [0; 64];
-        hex::encode_to_slice(Sha256::digest(self.bytes), &mut sha256).expect("64 hex digits");
+        hex::encode_to_slice(self.sha256, &mut sha256).expect("64 hex digits");
         record.sha256 = Some(
             std::str::from_utf8(&sha256)
                 .expect("hex is ASCII")
@@ -306,6 +311,7 @@ mod tests {
     use trawl_core::record::{ErrorKind, RecordError};
 
     use super::*;
+    use crate::digest::sha256_each;
 
     const URL: &str = "https://shop.example/dir/page.html?q=1";
 
@@ -345,9 +351,19 @@ mod tests {
         }
     }
 
+    /// [`process`] on an outcome hashed on its own.
+    fn process_alone(
+        outcome: FetchOutcome,
+        rules: &CompiledRules,
+        settings: &ProcessorSettings,
+    ) -> Record {
+        let sha256 = sha256_each(&[&outcome.body])[0];
+        process(outcome, &sha256, rules, settings)
+    }
+
     fn run(options: JobOptions, content_type: Option<&str>, status: u16, body: &[u8]) -> Record {
         let rules = CompiledRules::compile(&options.extract).unwrap();
-        process(
+        process_alone(
             outcome(options, content_type, status, body),
             &rules,
             &ProcessorSettings::default(),
@@ -555,7 +571,7 @@ mod tests {
             max_text_bytes: 10,
             ..Default::default()
         };
-        let r = process(
+        let r = process_alone(
             outcome(
                 options,
                 Some("text/html"),
@@ -791,7 +807,7 @@ mod tests {
             kind: ErrorKind::BodyTooLarge,
             message: "too big".into(),
         });
-        let r = process(o, &rules, &ProcessorSettings::default());
+        let r = process_alone(o, &rules, &ProcessorSettings::default());
         assert_eq!((r.status, r.ok), (Some(200), false));
         assert!(
             r.content_type.is_none() && r.bytes.is_none() && r.sha256.is_none() && r.html.is_none()
@@ -822,7 +838,7 @@ mod tests {
             max_stored_body_bytes: 3,
             ..Default::default()
         };
-        let r = process(
+        let r = process_alone(
             outcome(
                 options,
                 Some("image/png"),
@@ -841,7 +857,7 @@ mod tests {
     fn broken_rules_give_null_and_a_note() {
         let options = with_rules(&[("bad", css("a["))]);
         let rules = CompiledRules::compile_lenient(&options.extract);
-        let r = process(
+        let r = process_alone(
             outcome(options, Some("text/html"), 200, b"<a>x</a>"),
             &rules,
             &ProcessorSettings::default(),
