@@ -141,6 +141,12 @@ pub(crate) struct RuleMatcher<'r, 'a> {
     by_type: Vec<(&'r [u8], CompoundSet)>,
     /// The compounds without a type (`*`, `.a`, `[x]`).
     any_type: CompoundSet,
+    /// The compounds that read a start tag's attributes: those with conditions, and the
+    /// subjects of rules that take an attribute's value.
+    read_attributes: CompoundSet,
+    /// The candidates of the start tag being read, when [`Visitor::wants_attributes`]
+    /// worked them out.
+    next_candidates: Option<CompoundSet>,
     /// The compounds of the rules whose value is not final yet: the only ones a start
     /// tag is matched against.
     live: CompoundSet,
@@ -227,11 +233,22 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
                 },
             }
         }
+        let with_conditions = compounds
+            .iter()
+            .enumerate()
+            .filter(|(_, compound)| compound.has_conditions())
+            .fold(0, |set, (k, _)| set | bit(k));
+        let read_attributes = rules
+            .iter()
+            .filter(|rule| rule.rule.attr.is_some())
+            .fold(with_conditions, |set, rule| set | rule.subjects);
         RuleMatcher {
             rules,
             compounds,
             by_type,
             any_type,
+            read_attributes,
+            next_candidates: None,
             live,
             stack: Vec::new(),
             matched: Vec::new(),
@@ -313,6 +330,19 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
     }
 }
 
+impl RuleMatcher<'_, '_> {
+    /// The compounds that an element named `name` (lower case) may match: those of its
+    /// type and those without one, of the rules whose value is not final yet.
+    fn candidates(&self, name: &[u8]) -> CompoundSet {
+        let typed = self
+            .by_type
+            .iter()
+            .find(|(type_name, _)| short_eq(type_name, name))
+            .map_or(0, |(_, set)| *set);
+        (typed | self.any_type) & self.live
+    }
+}
+
 /// The set of compound `k` alone.
 fn bit(k: usize) -> CompoundSet {
     1 << k
@@ -324,13 +354,10 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
             return;
         }
         let lower = tag.lower();
-        let typed = self
-            .by_type
-            .iter()
-            .find(|(name, _)| short_eq(name, lower))
-            .map_or(0, |(_, set)| *set);
-        // The compounds of settled rules are not looked at again.
-        let mut candidates = (typed | self.any_type) & self.live;
+        let mut candidates = match self.next_candidates.take() {
+            Some(candidates) => candidates,
+            None => self.candidates(lower),
+        };
         let mut current = 0;
         while candidates != 0 {
             let k = candidates.trailing_zeros() as usize;
@@ -415,5 +442,14 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
     #[inline]
     fn wants_text(&self) -> bool {
         self.capturing
+    }
+
+    fn wants_attributes(&mut self, name: &[u8]) -> bool {
+        if self.is_settled() {
+            return false;
+        }
+        let candidates = self.candidates(name);
+        self.next_candidates = Some(candidates);
+        candidates & self.read_attributes != 0
     }
 }

@@ -5,7 +5,9 @@
 //! (comments, doctype and bogus comments, quoted and unquoted attribute values, raw text
 //! of `script`, `style` and friends, RCDATA of `title` and `textarea`, `plaintext`).
 //! lol_html does the same job several times slower, because it lexes every attribute of
-//! every tag for its selector engine. Not modelled: foreign content (`<svg>`, `<math>`:
+//! every tag for its selector engine; this tokenizer reads the attributes of a tag only
+//! when a visitor asks for them ([`Visitor::wants_attributes`]), and otherwise only
+//! looks for the tag's end. Not modelled: foreign content (`<svg>`, `<math>`:
 //! a CDATA section is taken as a bogus comment, `<svg><title>` as RCDATA) and the
 //! script-data escape states (`<!--` inside a script). [`tokenize`] says when a page used
 //! either, so that a caller that needs exactness (CSS rules) can fall back to lol_html.
@@ -14,7 +16,7 @@ use std::borrow::Cow;
 
 use memchr::{memchr, memmem};
 
-use crate::text::{decode_entities, find_byte};
+use crate::text::{decode_entities, equal_bytes, find_byte};
 
 /// How the text of a run is to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,12 @@ pub(crate) trait Visitor<'a> {
     /// Whether the next run of text is of use: most visitors want none, or only inside
     /// some elements, and the tokenizer skips handing on the runs nobody wants.
     fn wants_text(&self) -> bool;
+    /// Whether the attributes of the start tag being read, named `name` (lower case),
+    /// are of use: when no visitor reads them, the tokenizer only looks for the tag's
+    /// end, and [`Tag::raw`] finds none of them. Asked only of a tag with something
+    /// after its name, and followed by that tag's [`Visitor::start_tag`] (unless the
+    /// page ends inside the tag), which may use what this call worked out.
+    fn wants_attributes(&mut self, name: &[u8]) -> bool;
 }
 
 // The two impls below only dispatch: they are always inlined, because the tokenizer is
@@ -68,6 +76,11 @@ impl<'a, V: Visitor<'a>> Visitor<'a> for Option<V> {
     fn wants_text(&self) -> bool {
         self.as_ref().is_some_and(V::wants_text)
     }
+
+    #[inline(always)]
+    fn wants_attributes(&mut self, name: &[u8]) -> bool {
+        self.as_mut().is_some_and(|v| v.wants_attributes(name))
+    }
 }
 
 impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
@@ -97,6 +110,12 @@ impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
     fn wants_text(&self) -> bool {
         self.0.wants_text() || self.1.wants_text()
     }
+
+    /// Both are asked, so that each sees every question.
+    #[inline(always)]
+    fn wants_attributes(&mut self, name: &[u8]) -> bool {
+        self.0.wants_attributes(name) | self.1.wants_attributes(name)
+    }
 }
 
 /// Tokenizes `html` into `visitor`. Returns whether the page stayed within what the
@@ -122,8 +141,8 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
             b'?' => skip_past(bytes, start, b'>'),
             b'/' => match bytes.get(start + 1) {
                 Some(b) if b.is_ascii_alphabetic() => {
-                    // Attributes of an end tag are tokenized (quotes hide `>`) and dropped.
-                    let Some(end) = read_tag(bytes, start + 1, &mut tag, false) else {
+                    // Attributes of an end tag are skipped (a quoted value may hide a `>`).
+                    let Some(end) = read_tag(bytes, start + 1, &mut tag, false, |_| false) else {
                         // A tag cut off by the end of the page is dropped.
                         flush(visitor, text_start, lt);
                         return modelled;
@@ -140,7 +159,8 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                 None => break,
             },
             b if b.is_ascii_alphabetic() => {
-                let Some(end) = read_tag(bytes, start, &mut tag, true) else {
+                let wants = |name: &[u8]| visitor.wants_attributes(name);
+                let Some(end) = read_tag(bytes, start, &mut tag, true, wants) else {
                     flush(visitor, text_start, lt);
                     return modelled;
                 };
@@ -197,9 +217,9 @@ pub(crate) struct Tag<'a> {
     name: (usize, usize),
     /// The name in lower case, when it is written with upper-case letters.
     lower: Option<Vec<u8>>,
-    /// (name start, name end, value start, value end); a value-less attribute has an
-    /// empty value range.
-    attrs: Vec<(usize, usize, usize, usize)>,
+    /// A value-less attribute has an empty value range. Empty when no visitor wanted
+    /// them ([`Visitor::wants_attributes`]).
+    attrs: Attributes,
     /// The raw text or RCDATA that follows the start tag up to its end tag (or the end
     /// of the page), when the element has such content and it is not empty.
     pub content: Option<&'a str>,
@@ -252,13 +272,19 @@ impl<'a> Tag<'a> {
     }
 }
 
-/// Reads a tag whose name starts at `at`, filling `tag` (its lower-case name and
-/// attributes only when `attrs`, for a start tag),
-/// and returns the index just past its `>`, or `None` when the page ends inside it.
+/// Reads a tag whose name starts at `at`, filling `tag` (for a `start` tag, its
+/// lower-case name, and its attributes when `wants_attributes` of that name), and
+/// returns the index just past its `>`, or `None` when the page ends inside it.
 /// Inlined into [`tokenize`], which calls it once per tag: as a call it cost about a
 /// seventh of the pass (measured).
 #[inline(always)]
-fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Option<usize> {
+fn read_tag(
+    bytes: &[u8],
+    mut at: usize,
+    tag: &mut Tag<'_>,
+    start: bool,
+    wants_attributes: impl FnOnce(&[u8]) -> bool,
+) -> Option<usize> {
     tag.attrs.clear();
     let name_start = at;
     let mut upper = false;
@@ -273,7 +299,30 @@ fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Opti
     }
     tag.name = (name_start, at);
     // Most names are written in lower case already: they are borrowed, not copied.
-    tag.lower = (attrs && upper).then(|| bytes[name_start..at].to_ascii_lowercase());
+    tag.lower = (start && upper).then(|| bytes[name_start..at].to_ascii_lowercase());
+    // Most end tags and many start tags end right after their name.
+    if bytes.get(at) == Some(&b'>') {
+        return Some(at + 1);
+    }
+    if start && wants_attributes(tag.lower()) {
+        read_attributes(bytes, at, Some(&mut tag.attrs))
+    } else {
+        skip_attributes(bytes, at)
+    }
+}
+
+/// The attributes of a tag as (name start, name end, value start, value end).
+type Attributes = Vec<(usize, usize, usize, usize)>;
+
+/// Reads the attributes of a tag from `at` (just past its name) into `attrs`, if
+/// given, and returns the index just past the tag's `>`, or `None` when the page ends
+/// inside the tag.
+#[inline(always)]
+fn read_attributes(
+    bytes: &[u8],
+    mut at: usize,
+    mut attrs: Option<&mut Attributes>,
+) -> Option<usize> {
     loop {
         // Before an attribute name: whitespace and `/` are skipped.
         while at < bytes.len() && matches!(bytes[at], b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/')
@@ -324,10 +373,39 @@ fn read_tag(bytes: &[u8], mut at: usize, tag: &mut Tag<'_>, attrs: bool) -> Opti
         } else {
             (at, at)
         };
-        if attrs {
-            tag.attrs.push((ns, ne, vs, ve));
+        if let Some(attrs) = &mut attrs {
+            attrs.push((ns, ne, vs, ve));
         }
     }
+}
+
+/// [`read_attributes`] for a tag whose attributes nobody reads: only a quoted value can
+/// hide a `>`, so when a `>` comes before any quote, it is the tag's end.
+#[inline(always)]
+fn skip_attributes(bytes: &[u8], at: usize) -> Option<usize> {
+    match find_tag_end_or_quote(&bytes[at..]) {
+        Some(p) if bytes[at + p] == b'>' => Some(at + p + 1),
+        Some(_) => read_attributes(bytes, at, None),
+        None => None,
+    }
+}
+
+/// The position of the first `>`, `"` or `'` in `haystack`, sixteen bytes at a time.
+fn find_tag_end_or_quote(haystack: &[u8]) -> Option<usize> {
+    let mut blocks = haystack.chunks_exact(16);
+    let mut searched = 0;
+    for block in &mut blocks {
+        let block = block.try_into().expect("16 bytes");
+        let found = equal_bytes(block, b'>') | equal_bytes(block, b'"') | equal_bytes(block, b'\'');
+        if found != 0 {
+            return Some(searched + found.trailing_zeros() as usize);
+        }
+        searched += 16;
+    }
+    let rest = blocks.remainder();
+    rest.iter()
+        .position(|b| matches!(b, b'>' | b'"' | b'\''))
+        .map(|p| searched + p)
 }
 
 /// The index of the first `<` at or after `at`. Tags often follow one another, at most
@@ -396,35 +474,84 @@ fn find_end_tag(bytes: &[u8], mut at: usize, name: &[u8]) -> usize {
 mod tests {
     use super::*;
 
-    /// Every token as a line: `<name`, `</name`, `"text"` or `raw"text"`.
-    #[derive(Default)]
-    struct Log(Vec<String>);
+    /// Every token as a line: `<name`, `</name`, `"text"` or `raw"text"`; a start tag
+    /// with its `href` when the log reads attributes.
+    struct Log {
+        lines: Vec<String>,
+        attributes: bool,
+    }
 
     impl<'a> Visitor<'a> for Log {
         fn start_tag(&mut self, tag: &Tag<'a>) {
             let href = tag.get("href").map(|h| format!(" href={h}"));
-            self.0
+            self.lines
                 .push(format!("<{}{}", tag.name(), href.unwrap_or_default()));
         }
 
         fn end_tag(&mut self, name: &'a str) {
-            self.0.push(format!("</{name}"));
+            self.lines.push(format!("</{name}"));
         }
 
         fn text(&mut self, text: &'a str, kind: TextKind) {
             let prefix = if kind == TextKind::Raw { "raw" } else { "" };
-            self.0.push(format!("{prefix}{text:?}"));
+            self.lines.push(format!("{prefix}{text:?}"));
         }
 
         fn wants_text(&self) -> bool {
             true
         }
+
+        fn wants_attributes(&mut self, _: &[u8]) -> bool {
+            self.attributes
+        }
+    }
+
+    fn tokens_reading_attributes(html: &str, attributes: bool) -> (Vec<String>, bool) {
+        let mut log = Log {
+            lines: Vec::new(),
+            attributes,
+        };
+        let modelled = tokenize(html, &mut log);
+        (log.lines, modelled)
     }
 
     fn tokens(html: &str) -> (Vec<String>, bool) {
-        let mut log = Log::default();
-        let modelled = tokenize(html, &mut log);
-        (log.0, modelled)
+        tokens_reading_attributes(html, true)
+    }
+
+    #[test]
+    fn tags_whose_attributes_nobody_reads_end_where_they_do_when_read() {
+        let long = "x".repeat(40);
+        let pages = [
+            "<div title='a>b' x=\">\">t</div><p class=\"q\">u".to_owned(),
+            "<div a\"b>c<div a=b\"c>d<div a=b'>e'>f".to_owned(),
+            "<div a = 'x>y' >z<div\na\t=\n\"x>\">w<DIV CLASS='>'>v".to_owned(),
+            "<p/><br/ >a<div/ a='>'>b</p a='>' b>c</div x=\">\">d".to_owned(),
+            format!(
+                "<div data-{long}={long}>a<div {long} a=\"{long}>\">b<div{}>c",
+                " ".repeat(40)
+            ),
+            "<a href=/1>x</a><div a='x>".to_owned(),
+            "<div a=x".to_owned(),
+            "<div a=x ".to_owned(),
+        ];
+        for page in &pages {
+            let (read, modelled) = tokens_reading_attributes(page, true);
+            let without_hrefs: Vec<String> = read
+                .iter()
+                .map(|line| line.split(" href=").next().unwrap_or_default().to_owned())
+                .collect();
+            assert_eq!(
+                tokens_reading_attributes(page, false),
+                (without_hrefs, modelled),
+                "{page}"
+            );
+        }
+        // The pages do have tags that end only past a quoted `>`.
+        assert_eq!(
+            tokens(&pages[0]).0,
+            ["<div", r#""t""#, "</div", "<p", r#""u""#]
+        );
     }
 
     #[test]

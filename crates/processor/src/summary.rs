@@ -113,6 +113,17 @@ impl<'a> Visitor<'a> for SummaryVisitor<'a> {
     fn wants_text(&self) -> bool {
         false
     }
+
+    /// The tags that [`SummaryVisitor::start_tag`] reads attributes of.
+    #[inline(always)]
+    fn wants_attributes(&mut self, name: &[u8]) -> bool {
+        match name {
+            b"a" | b"area" => self.links,
+            b"base" => true,
+            b"meta" | b"link" | b"html" => self.summary,
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -75,7 +75,7 @@ pub(crate) fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
 /// instructions on x86_64, where the tokenizer spends a tenth of its time here.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
-fn equal_bytes(block: &[u8; 16], byte: u8) -> u32 {
+pub(crate) fn equal_bytes(block: &[u8; 16], byte: u8) -> u32 {
     use std::arch::x86_64::{_mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
     // SAFETY: SSE2 is part of x86_64, and the load reads the 16 bytes of `block`, with
     // no alignment required.
@@ -89,7 +89,7 @@ fn equal_bytes(block: &[u8; 16], byte: u8) -> u32 {
 /// One bit per byte of `block` that equals `byte`, the first byte lowest.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn equal_bytes(block: &[u8; 16], byte: u8) -> u32 {
+pub(crate) fn equal_bytes(block: &[u8; 16], byte: u8) -> u32 {
     block
         .iter()
         .enumerate()
