@@ -135,7 +135,7 @@ impl Body<'_> {
         let json = content_type.is_some_and(is_json);
         let textual = html
             || json
-            || content_type.map_or_else(|| std::str::from_utf8(self.bytes).is_ok(), is_text);
+            || content_type.map_or_else(|| simdutf8::basic::from_utf8(self.bytes).is_ok(), is_text);
         let has_css = rules.any(|k| matches!(k, RuleKind::Css(_)));
         let has_json = rules.any(|k| matches!(k, RuleKind::Json(_)));
         let has_regex = rules.any(|k| matches!(k, RuleKind::Regex { .. }));
