@@ -267,6 +267,17 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             .collect()
     }
 
+    /// The compounds that an element named `name` (lower case) may match: those of its
+    /// type and those without one, of the rules whose value is not final yet.
+    fn candidates(&self, name: &[u8]) -> CompoundSet {
+        let typed = self
+            .by_type
+            .iter()
+            .find(|(type_name, _)| short_eq(type_name, name))
+            .map_or(0, |(_, set)| *set);
+        (typed | self.any_type) & self.live
+    }
+
     /// Every rule has its final value: the rest of the page can be skipped.
     fn is_settled(&self) -> bool {
         self.live == 0
@@ -327,19 +338,6 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             && rule.alternatives.iter().any(|parts| {
                 current & bit(parts[0].0) != 0 && self.ancestors_match(parts, 1, depth)
             })
-    }
-}
-
-impl RuleMatcher<'_, '_> {
-    /// The compounds that an element named `name` (lower case) may match: those of its
-    /// type and those without one, of the rules whose value is not final yet.
-    fn candidates(&self, name: &[u8]) -> CompoundSet {
-        let typed = self
-            .by_type
-            .iter()
-            .find(|(type_name, _)| short_eq(type_name, name))
-            .map_or(0, |(_, set)| *set);
-        (typed | self.any_type) & self.live
     }
 }
 
