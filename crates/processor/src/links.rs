@@ -8,8 +8,9 @@
 //! international hosts, other schemes) goes to the `url` crate.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::hash::{Hash, Hasher};
 
+use foldhash::fast::RandomState;
 use trawl_core::record::LinkList;
 use url::{Position, Url};
 
@@ -355,8 +356,11 @@ fn dedup_first_seen(links: &mut LinkList) {
     if links.len() < 2 {
         return;
     }
-    let set = || -> HashSet<Link<'_>, BuildHasherDefault<WordHasher>> {
-        HashSet::with_capacity_and_hasher(links.len(), BuildHasherDefault::default())
+    // foldhash, hashbrown's own default: as fast here as a plain multiply-rotate hash,
+    // and seeded at random, so that no page can be written whose links all collide (with
+    // an unseeded hash, a 10 MiB page of such links would take quadratic time).
+    let set = || -> HashSet<Link<'_>, RandomState> {
+        HashSet::with_capacity_and_hasher(links.len(), RandomState::default())
     };
     let mut seen = set();
     if links.iter().all(|link| seen.insert(Link(link))) {
@@ -381,37 +385,6 @@ struct Link<'a>(&'a str);
 impl Hash for Link<'_> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         state.write(self.0.as_bytes());
-    }
-}
-
-/// A fast, non-cryptographic hasher for in-process sets of page strings (FxHash's
-/// multiply-rotate, eight bytes at a time). Not for keys an attacker could choose to
-/// collide at scale: a page's links are at most a few thousand.
-#[derive(Default)]
-struct WordHasher(u64);
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let word = u64::from_le_bytes(chunk.try_into().expect("chunks of eight"));
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        }
-        let tail = chunks.remainder();
-        if bytes.len() > 8 && !tail.is_empty() {
-            // The last eight bytes, overlapping the chunks: one step instead of a few.
-            let word = u64::from_le_bytes(bytes[bytes.len() - 8..].try_into().expect("eight"));
-            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
-        } else {
-            for byte in tail {
-                self.0 = (self.0.rotate_left(5) ^ u64::from(*byte)).wrapping_mul(K);
-            }
-        }
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
     }
 }
 
