@@ -10,6 +10,12 @@
 //! text seen while its element is open, raw text included. Which compounds an element
 //! matched is one word per open element, so a matcher takes at most [`MAX_COMPOUNDS`]
 //! compounds; `html` leaves the rules beyond that to lol_html.
+//!
+//! Hostile pages must cost time in proportion to their size: the stack holds at most
+//! [`MAX_OPEN_ELEMENTS`] (past that the matcher gives up, and lol_html, which does not
+//! keep such a stack, takes the rules), so an end tag looks at that many elements at
+//! most; and a selector's ancestors are searched the way browsers do, giving up as soon
+//! as no higher ancestor can help ([`Ancestors`]).
 
 use std::borrow::Cow;
 
@@ -124,6 +130,11 @@ impl Capture {
     }
 }
 
+/// Most open elements a [`RuleMatcher`] tracks, as browsers cap the depth of the tree
+/// they build (Blink: 512); no real page comes near it, while a page of thousands of
+/// unclosed elements (`<div>` repeated) would make every end tag search them all.
+pub(crate) const MAX_OPEN_ELEMENTS: usize = 512;
+
 /// A set of compounds of a [`RuleMatcher`], one bit each.
 type CompoundSet = u64;
 
@@ -157,6 +168,9 @@ pub(crate) struct RuleMatcher<'r, 'a> {
     /// Some rule has a value taking text: text runs (most tokens) are looked at only
     /// then.
     capturing: bool,
+    /// The page opened more than [`MAX_OPEN_ELEMENTS`] elements: the matcher stopped,
+    /// and its rules are left to lol_html.
+    gave_up: bool,
 }
 
 /// One rule and its state during the pass.
@@ -253,18 +267,30 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             stack: Vec::new(),
             matched: Vec::new(),
             capturing: false,
+            gave_up: false,
         }
     }
 
-    /// The rules' values: (position among all rules, value, whether the list was cut).
-    pub(crate) fn finish(self) -> Vec<(usize, Value, bool)> {
-        self.rules
-            .into_iter()
-            .map(|r| {
-                let (value, truncated) = r.capture.finish();
-                (r.index, value, truncated)
-            })
-            .collect()
+    /// The rules' values: (position among all rules, value, whether the list was cut);
+    /// `None` when the matcher gave up on the page (see [`MAX_OPEN_ELEMENTS`]).
+    pub(crate) fn finish(self) -> Option<Vec<(usize, Value, bool)>> {
+        if self.gave_up {
+            return None;
+        }
+        let values = self.rules.into_iter().map(|r| {
+            let (value, truncated) = r.capture.finish();
+            (r.index, value, truncated)
+        });
+        Some(values.collect())
+    }
+
+    /// Stops matching: every rule's value is left to lol_html.
+    fn give_up(&mut self) {
+        self.gave_up = true;
+        self.live = 0;
+        self.capturing = false;
+        self.stack = Vec::new();
+        self.matched = Vec::new();
     }
 
     /// The compounds that an element named `name` (lower case) may match: those of its
@@ -315,19 +341,26 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
 
     /// Whether `parts[k..]` match among the open elements below `depth`, given that
     /// `parts[k - 1]` matched at `depth` (or the current element when `depth` is the
-    /// stack's length).
-    fn ancestors_match(&self, parts: &[(usize, Combinator)], k: usize, depth: usize) -> bool {
+    /// stack's length); and when not, whether a higher match of an earlier part could
+    /// still help.
+    fn ancestors_match(&self, parts: &[(usize, Combinator)], k: usize, depth: usize) -> Ancestors {
         let Some(&(compound, _)) = parts.get(k) else {
-            return true;
+            return Ancestors::Match;
         };
         let matched = |d: usize| self.matched[d] & bit(compound) != 0;
         match parts[k - 1].1 {
-            Combinator::Child => {
-                depth > 0 && matched(depth - 1) && self.ancestors_match(parts, k + 1, depth - 1)
+            Combinator::Child if depth == 0 => Ancestors::Never,
+            Combinator::Child if !matched(depth - 1) => Ancestors::TryHigher,
+            Combinator::Child => self.ancestors_match(parts, k + 1, depth - 1),
+            Combinator::Descendant => {
+                for d in (0..depth).rev().filter(|&d| matched(d)) {
+                    match self.ancestors_match(parts, k + 1, d) {
+                        Ancestors::TryHigher => {}
+                        found => return found,
+                    }
+                }
+                Ancestors::Never
             }
-            Combinator::Descendant => (0..depth)
-                .rev()
-                .any(|d| matched(d) && self.ancestors_match(parts, k + 1, d)),
         }
     }
 
@@ -336,9 +369,25 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         let rule = &self.rules[r];
         rule.subjects & current != 0
             && rule.alternatives.iter().any(|parts| {
-                current & bit(parts[0].0) != 0 && self.ancestors_match(parts, 1, depth)
+                current & bit(parts[0].0) != 0
+                    && self.ancestors_match(parts, 1, depth) == Ancestors::Match
             })
     }
+}
+
+/// How a selector's compounds left of the subject fared among the open elements
+/// (Servo's `SelectorMatchingResult`). A descendant combinator tries ever higher
+/// ancestors for its compound; [`Ancestors::Never`] stops it, because the search ran out
+/// of ancestors, and a higher start has fewer of them. Without that, a selector such as
+/// `x div div p` on a page of nested `div`s tried every pair of `div` ancestors per `p`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ancestors {
+    /// The rest of the selector matched.
+    Match,
+    /// Not from here; a higher element for the nearest descendant combinator may do.
+    TryHigher,
+    /// Not from here, and not from any higher element either.
+    Never,
 }
 
 /// The set of compound `k` alone.
@@ -398,6 +447,10 @@ impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
             self.update_state();
         }
         if !void {
+            if self.stack.len() == MAX_OPEN_ELEMENTS {
+                self.give_up();
+                return;
+            }
             self.stack.push(name);
             self.matched.push(current);
         }

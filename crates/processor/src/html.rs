@@ -105,7 +105,7 @@ pub(crate) fn analyze(
     let (summary, matcher) = pass;
     let summary = summary.map(|s| summarize(s.found, page_url, wants.links));
     let mut css_values = match matcher {
-        Some(matcher) if modelled => matcher.finish(),
+        Some(matcher) if modelled => matcher.finish().unwrap_or_default(),
         _ => Vec::new(),
     };
     let done: HashSet<usize> = css_values.iter().map(|(index, _, _)| *index).collect();
@@ -332,9 +332,10 @@ mod tests {
     use trawl_core::job::ExtractRule;
 
     use super::*;
+    use crate::capture::MAX_OPEN_ELEMENTS;
 
     /// Pages that stress the open-element stack and the tokenizer.
-    const TRICKY: [&str; 17] = [
+    const TRICKY: [&str; 18] = [
         "<div class=a><p>one<p>two</div>after<div class=a>three</div>",
         "<ul><li class='x y'>1<li class=x>2 <b>bold</ul><li class=x>3",
         "<p id=P>a<br>b<img src=x alt=y>c<input value=v><hr>d</p>",
@@ -352,10 +353,13 @@ mod tests {
         "<dl><dt class=t>term<dd>def<dt class=t>t2</dl><select><option class=o>1<option class=o>2</select>",
         "<div class=a>unclosed <p>to the end <a href=/cut",
         "<my-element-1 class=a>x<my-element-2 class=a>y</MY-ELEMENT-1>z</my-element-2>w<p>v",
+        // The nearest `div.b` above `r` has no `div.a` parent, the next one has; the
+        // `div.b` above `s` has no parent at all.
+        "<div class=a><div class=b><div class=b><p>r</p></div></div></div><div class=b><p>s</p>",
     ];
 
     /// Selectors of the fast subset, with and without `attr` and `all`.
-    const SELECTORS: [&str; 25] = [
+    const SELECTORS: [&str; 26] = [
         "div",
         "*",
         "p",
@@ -366,6 +370,7 @@ mod tests {
         "div > p",
         "div p",
         "div.a > div.b p",
+        "div.a > div.b > p, section > div p, div.a div.b div p",
         ".a .a",
         "section p.deep, ul > li",
         "a.tag",
@@ -409,7 +414,7 @@ mod tests {
                     assert!(tokenize(page, &mut matcher), "{page}");
                     let expected = lol_pass(page, false, &css, 1024).css;
                     assert_eq!(
-                        matcher.finish(),
+                        matcher.finish().expect("the tricky pages are shallow"),
                         expected,
                         "{selector} attr={attr:?} all={all} on {page}"
                     );
@@ -445,6 +450,33 @@ mod tests {
         let values: Vec<_> = found.into_iter().map(|(_, value, _)| value).collect();
         // The second `li` is the first one's child to lol_html: only the first matches.
         assert_eq!(values, vec![serde_json::json!(["12 bold"]); 30]);
+    }
+
+    #[test]
+    fn pages_deeper_than_the_matcher_tracks_give_lol_html_values() {
+        let page = format!(
+            "<div class=a>{}<p>deep</p>{}<p>shallow</p>",
+            "<div>".repeat(MAX_OPEN_ELEMENTS),
+            "</div>".repeat(MAX_OPEN_ELEMENTS)
+        );
+        let rule = ExtractRule {
+            css: Some("div.a p".into()),
+            all: true,
+            ..Default::default()
+        };
+        let rules = CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap();
+        let css: Vec<(usize, &CssRule)> = rules.css().collect();
+        let mut matcher = RuleMatcher::new(&[(0, css[0].1, css[0].1.fast.as_ref().unwrap())], 64);
+        assert!(tokenize(&page, &mut matcher));
+        assert!(matcher.finish().is_none(), "the matcher gives up");
+        let url = Url::parse("http://h.example/").unwrap();
+        let wants = Wants {
+            summary: false,
+            links: false,
+            text: false,
+        };
+        let found = analyze(&page, &url, wants, &rules, 64).css;
+        assert_eq!(found, [(0, serde_json::json!(["deep", "shallow"]), false)]);
     }
 
     #[test]
