@@ -41,10 +41,8 @@ pub(crate) trait Visitor<'a> {
     fn wants_text(&self) -> bool;
     /// Whether the attributes of the start tag being read, named `name` (lower case),
     /// are of use: when no visitor reads them, the tokenizer only looks for the tag's
-    /// end, and [`Tag::raw`] finds none of them. Asked only of a tag with something
-    /// after its name, and followed by that tag's [`Visitor::start_tag`] (unless the
-    /// page ends inside the tag), which may use what this call worked out.
-    fn wants_attributes(&mut self, name: &[u8]) -> bool;
+    /// end, and [`Tag::raw`] finds none of them.
+    fn wants_attributes(&self, name: &[u8]) -> bool;
 }
 
 // The two impls below only dispatch: they are always inlined, because the tokenizer is
@@ -78,8 +76,8 @@ impl<'a, V: Visitor<'a>> Visitor<'a> for Option<V> {
     }
 
     #[inline(always)]
-    fn wants_attributes(&mut self, name: &[u8]) -> bool {
-        self.as_mut().is_some_and(|v| v.wants_attributes(name))
+    fn wants_attributes(&self, name: &[u8]) -> bool {
+        self.as_ref().is_some_and(|v| v.wants_attributes(name))
     }
 }
 
@@ -111,10 +109,9 @@ impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
         self.0.wants_text() || self.1.wants_text()
     }
 
-    /// Both are asked, so that each sees every question.
     #[inline(always)]
-    fn wants_attributes(&mut self, name: &[u8]) -> bool {
-        self.0.wants_attributes(name) | self.1.wants_attributes(name)
+    fn wants_attributes(&self, name: &[u8]) -> bool {
+        self.0.wants_attributes(name) || self.1.wants_attributes(name)
     }
 }
 
@@ -501,7 +498,7 @@ mod tests {
             true
         }
 
-        fn wants_attributes(&mut self, _: &[u8]) -> bool {
+        fn wants_attributes(&self, _: &[u8]) -> bool {
             self.attributes
         }
     }

@@ -152,11 +152,6 @@ impl Compound {
         self.name.as_deref()
     }
 
-    /// Whether the compound has conditions beyond its type (and so reads attributes).
-    pub(crate) fn has_conditions(&self) -> bool {
-        !self.conditions.is_empty()
-    }
-
     /// Whether the element of `tag`, whose type the caller has already checked against
     /// [`Compound::name`], matches the rest of this compound.
     pub(crate) fn matches_conditions(&self, tag: &Tag<'_>) -> bool {

@@ -116,7 +116,7 @@ impl<'a> Visitor<'a> for SummaryVisitor<'a> {
 
     /// The tags that [`SummaryVisitor::start_tag`] reads attributes of.
     #[inline(always)]
-    fn wants_attributes(&mut self, name: &[u8]) -> bool {
+    fn wants_attributes(&self, name: &[u8]) -> bool {
         match name {
             b"a" | b"area" => self.links,
             b"base" => true,
