@@ -303,6 +303,90 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         self.capturing = self.rules.iter().any(|rule| !rule.open.is_empty());
     }
 
+    /// A start tag: the compounds it matches, the values it starts, and its place on
+    /// the stack.
+    #[inline(never)]
+    fn open_element(&mut self, tag: &Tag<'a>) {
+        let lower = tag.lower();
+        let mut candidates = self.candidates(lower);
+        let mut current = 0;
+        while candidates != 0 {
+            let k = candidates.trailing_zeros() as usize;
+            candidates &= candidates - 1;
+            if self.compounds[k].matches_conditions(tag) {
+                current |= bit(k);
+            }
+        }
+        let name = tag.name();
+        let void = is_void(lower);
+        let depth = self.stack.len();
+        if current != 0 {
+            for r in 0..self.rules.len() {
+                if !self.selects(r, current, depth) {
+                    continue;
+                }
+                let rule = &mut self.rules[r];
+                if rule.rule.attr.is_none() && ends_implied(lower) {
+                    rule.open
+                        .retain(|(_, _, open)| !open.eq_ignore_ascii_case(name));
+                }
+                if rule.capture.is_full() {
+                    continue;
+                }
+                match &rule.rule.attr {
+                    Some(attr) => {
+                        if let Some(value) = tag.raw(attr) {
+                            rule.capture.begin(value);
+                        }
+                    }
+                    None => {
+                        let value = rule.capture.begin("");
+                        if !void {
+                            rule.open.push((value, depth, name));
+                        }
+                    }
+                }
+            }
+            // Only a selected element can make a rule's value final.
+            self.update_state();
+        }
+        if !void {
+            if self.stack.len() == MAX_OPEN_ELEMENTS {
+                self.give_up();
+                return;
+            }
+            self.stack.push(name);
+            self.matched.push(current);
+        }
+    }
+
+    /// An end tag: pops up to the nearest open element of its name, ending the values
+    /// taken inside it.
+    #[inline(never)]
+    fn close_element(&mut self, name: &'a str) {
+        let Some(depth) = self
+            .stack
+            .iter()
+            .rposition(|open| open.eq_ignore_ascii_case(name))
+        else {
+            return;
+        };
+        self.stack.truncate(depth);
+        self.matched.truncate(depth);
+        if !self.capturing {
+            // No value is open: none can end here.
+            return;
+        }
+        let mut closed = false;
+        for rule in self.rules.iter_mut().filter(|r| !r.open.is_empty()) {
+            rule.open.retain(|(_, d, _)| *d < depth);
+            closed |= rule.open.is_empty();
+        }
+        if closed {
+            self.update_state();
+        }
+    }
+
     /// Appends a text run to every value taking text. Out of line, so that the
     /// visitor's `text`, called for every run of the page, inlines as a flag test.
     #[inline(never)]
@@ -379,87 +463,20 @@ fn bit(k: usize) -> CompoundSet {
 }
 
 impl<'a> Visitor<'a> for RuleMatcher<'_, 'a> {
+    // The tag methods test inline whether any rule is live, and match out of line: a
+    // settled matcher (a rule without `all` that has its value, most rules soon) then
+    // costs a test per tag instead of a call.
+    #[inline(always)]
     fn start_tag(&mut self, tag: &Tag<'a>) {
-        if self.is_settled() {
-            return;
-        }
-        let lower = tag.lower();
-        let mut candidates = self.candidates(lower);
-        let mut current = 0;
-        while candidates != 0 {
-            let k = candidates.trailing_zeros() as usize;
-            candidates &= candidates - 1;
-            if self.compounds[k].matches_conditions(tag) {
-                current |= bit(k);
-            }
-        }
-        let name = tag.name();
-        let void = is_void(lower);
-        let depth = self.stack.len();
-        if current != 0 {
-            for r in 0..self.rules.len() {
-                if !self.selects(r, current, depth) {
-                    continue;
-                }
-                let rule = &mut self.rules[r];
-                if rule.rule.attr.is_none() && ends_implied(lower) {
-                    rule.open
-                        .retain(|(_, _, open)| !open.eq_ignore_ascii_case(name));
-                }
-                if rule.capture.is_full() {
-                    continue;
-                }
-                match &rule.rule.attr {
-                    Some(attr) => {
-                        if let Some(value) = tag.raw(attr) {
-                            rule.capture.begin(value);
-                        }
-                    }
-                    None => {
-                        let value = rule.capture.begin("");
-                        if !void {
-                            rule.open.push((value, depth, name));
-                        }
-                    }
-                }
-            }
-            // Only a selected element can make a rule's value final.
-            self.update_state();
-        }
-        if !void {
-            if self.stack.len() == MAX_OPEN_ELEMENTS {
-                self.give_up();
-                return;
-            }
-            self.stack.push(name);
-            self.matched.push(current);
+        if !self.is_settled() {
+            self.open_element(tag);
         }
     }
 
+    #[inline(always)]
     fn end_tag(&mut self, name: &'a str) {
-        if self.is_settled() {
-            return;
-        }
-        let Some(depth) = self
-            .stack
-            .iter()
-            .rposition(|open| open.eq_ignore_ascii_case(name))
-        else {
-            return;
-        };
-        self.stack.truncate(depth);
-        self.matched.truncate(depth);
-        if !self.capturing {
-            // No value is open: none can end here.
-            return;
-        }
-        let mut closed = false;
-        for rule in self.rules.iter_mut().filter(|r| !r.open.is_empty()) {
-            rule.open.retain(|(_, d, _)| *d < depth);
-            closed |= rule.open.is_empty();
-        }
-        if closed {
-            self.update_state();
+        if !self.is_settled() {
+            self.close_element(name);
         }
     }
 
