@@ -12,9 +12,9 @@
 //! compounds; `html` leaves the rules beyond that to lol_html.
 //!
 //! Hostile pages must cost time in proportion to their size: the stack holds at most
-//! [`MAX_OPEN_ELEMENTS`] (past that the matcher gives up, and lol_html, which does not
-//! keep such a stack, takes the rules), so an end tag looks at that many elements at
-//! most; and a selector's ancestors are searched the way browsers do, giving up as soon
+//! [`MAX_OPEN_ELEMENTS`] (past that the matcher gives up, and lol_html, measured linear
+//! on such pages, takes the rules), so an end tag looks at that many elements at most;
+//! and a selector's ancestors are searched the way browsers do, giving up as soon
 //! as no higher ancestor can help ([`Ancestors`]).
 
 use std::borrow::Cow;
