@@ -388,6 +388,8 @@ fn skip_attributes(bytes: &[u8], at: usize) -> Option<usize> {
 }
 
 /// The position of the first `>`, `"` or `'` in `haystack`, sixteen bytes at a time.
+/// Not `memchr::memchr3`: on these short runs its set-up took the tokenizer from 232.5k
+/// to 249.9k instructions a page, all that skipping the attributes had saved.
 fn find_tag_end_or_quote(haystack: &[u8]) -> Option<usize> {
     let mut blocks = haystack.chunks_exact(16);
     let mut searched = 0;
