@@ -99,7 +99,10 @@ impl Capture {
     /// Starts a value with `text` (an attribute value as written, or nothing for an
     /// element's text) and returns its index.
     pub(crate) fn begin(&mut self, text: &str) -> usize {
-        let mut value = Collapser::new(self.max_text);
+        // Room for a short value from the start: one allocation, not the growth path.
+        // Analysing the bench page (200 values) with three CSS rules went from 70.2 to
+        // 67.2 µs (best of 40 runs of 100 pages, side by side).
+        let mut value = Collapser::with_capacity(self.max_text, VALUE_CAPACITY);
         if !text.is_empty() {
             value.push(&decode_entities(text));
         }
@@ -130,6 +133,10 @@ impl Capture {
     }
 }
 
+/// Bytes a captured value has room for before it grows: most are a name, a price or
+/// a date.
+const VALUE_CAPACITY: usize = 32;
+
 /// Most open elements a [`RuleMatcher`] tracks, as browsers cap the depth of the tree
 /// they build (Blink: 512); no real page comes near it, while a page of thousands of
 /// unclosed elements (`<div>` repeated) would make every end tag search them all.
@@ -155,16 +162,25 @@ pub(crate) struct RuleMatcher<'r, 'a> {
     /// The compounds of the rules whose value is not final yet: the only ones a start
     /// tag is matched against.
     live: CompoundSet,
-    /// Names of the open elements, outermost first.
-    stack: Vec<&'a str>,
-    /// Per open element: the compounds it matched.
-    matched: Vec<CompoundSet>,
+    /// The subjects of those rules' selectors: an element that matches none of them
+    /// starts no value.
+    subjects: CompoundSet,
+    /// The open elements, outermost first.
+    stack: Vec<OpenElement<'a>>,
     /// Some rule has a value taking text: text runs (most tokens) are looked at only
     /// then.
     capturing: bool,
     /// The page opened more than [`MAX_OPEN_ELEMENTS`] elements: the matcher stopped,
     /// and its rules are left to lol_html.
     gave_up: bool,
+}
+
+/// An element on a [`RuleMatcher`]'s stack.
+struct OpenElement<'a> {
+    /// Its name, as written.
+    name: &'a str,
+    /// The compounds it matched.
+    matched: CompoundSet,
 }
 
 /// One rule and its state during the pass.
@@ -230,6 +246,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             .collect();
         assert!(compounds.len() <= MAX_COMPOUNDS, "too many compounds");
         let live = rules.iter().fold(0, |set, rule| set | rule.compounds);
+        let subjects = rules.iter().fold(0, |set, rule| set | rule.subjects);
         let mut by_type: Vec<(&[u8], CompoundSet)> = Vec::new();
         let mut any_type = 0;
         for (k, compound) in compounds.iter().enumerate() {
@@ -247,8 +264,8 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             by_type,
             any_type,
             live,
+            subjects,
             stack: Vec::new(),
-            matched: Vec::new(),
             capturing: false,
             gave_up: false,
         }
@@ -271,9 +288,9 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
     fn give_up(&mut self) {
         self.gave_up = true;
         self.live = 0;
+        self.subjects = 0;
         self.capturing = false;
         self.stack = Vec::new();
-        self.matched = Vec::new();
     }
 
     /// The compounds that an element named `name` (lower case) may match: those of its
@@ -295,11 +312,13 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
     /// Recomputes [`RuleMatcher::live`] and [`RuleMatcher::capturing`] after a rule
     /// matched or one of its values stopped taking text.
     fn update_state(&mut self) {
-        self.live = self
+        (self.live, self.subjects) = self
             .rules
             .iter()
             .filter(|rule| !rule.is_settled())
-            .fold(0, |set, rule| set | rule.compounds);
+            .fold((0, 0), |(live, subjects), rule| {
+                (live | rule.compounds, subjects | rule.subjects)
+            });
         self.capturing = self.rules.iter().any(|rule| !rule.open.is_empty());
     }
 
@@ -309,55 +328,63 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
     fn open_element(&mut self, tag: &Tag<'a>) {
         let lower = tag.lower();
         let mut candidates = self.candidates(lower);
-        let mut current = 0;
+        let mut matched = 0;
         while candidates != 0 {
             let k = candidates.trailing_zeros() as usize;
             candidates &= candidates - 1;
             if self.compounds[k].matches_conditions(tag) {
-                current |= bit(k);
+                matched |= bit(k);
             }
         }
-        let name = tag.name();
         let void = is_void(lower);
-        let depth = self.stack.len();
-        if current != 0 {
-            for r in 0..self.rules.len() {
-                if !self.selects(r, current, depth) {
-                    continue;
-                }
-                let rule = &mut self.rules[r];
-                if rule.rule.attr.is_none() && ends_implied(lower) {
-                    rule.open
-                        .retain(|(_, _, open)| !open.eq_ignore_ascii_case(name));
-                }
-                if rule.capture.is_full() {
-                    continue;
-                }
-                match &rule.rule.attr {
-                    Some(attr) => {
-                        if let Some(value) = tag.raw(attr) {
-                            rule.capture.begin(value);
-                        }
-                    }
-                    None => {
-                        let value = rule.capture.begin("");
-                        if !void {
-                            rule.open.push((value, depth, name));
-                        }
-                    }
-                }
-            }
-            // Only a selected element can make a rule's value final.
-            self.update_state();
+        if matched & self.subjects != 0 {
+            self.select(tag, matched, void);
         }
         if !void {
             if self.stack.len() == MAX_OPEN_ELEMENTS {
                 self.give_up();
                 return;
             }
-            self.stack.push(name);
-            self.matched.push(current);
+            self.stack.push(OpenElement {
+                name: tag.name(),
+                matched,
+            });
         }
+    }
+
+    /// Starts the values of the rules that select the element of `tag`, which matched
+    /// the compounds `matched` and is about to be pushed on the stack.
+    #[inline]
+    fn select(&mut self, tag: &Tag<'a>, matched: CompoundSet, void: bool) {
+        let (lower, name) = (tag.lower(), tag.name());
+        let depth = self.stack.len();
+        for r in 0..self.rules.len() {
+            if !self.selects(r, matched, depth) {
+                continue;
+            }
+            let rule = &mut self.rules[r];
+            if rule.rule.attr.is_none() && ends_implied(lower) {
+                rule.open.retain(|(_, _, open)| !same_name(open, name));
+            }
+            if rule.capture.is_full() {
+                continue;
+            }
+            match &rule.rule.attr {
+                Some(attr) => {
+                    if let Some(value) = tag.raw(attr) {
+                        rule.capture.begin(value);
+                    }
+                }
+                None => {
+                    let value = rule.capture.begin("");
+                    if !void {
+                        rule.open.push((value, depth, name));
+                    }
+                }
+            }
+        }
+        // Only a selected element can make a rule's value final.
+        self.update_state();
     }
 
     /// An end tag: pops up to the nearest open element of its name, ending the values
@@ -367,16 +394,19 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         let Some(depth) = self
             .stack
             .iter()
-            .rposition(|open| open.eq_ignore_ascii_case(name))
+            .rposition(|open| same_name(open.name, name))
         else {
             return;
         };
         self.stack.truncate(depth);
-        self.matched.truncate(depth);
-        if !self.capturing {
-            // No value is open: none can end here.
-            return;
+        if self.capturing {
+            self.end_values(depth);
         }
+    }
+
+    /// Ends the values taken inside the element that was at `depth` on the stack.
+    #[inline]
+    fn end_values(&mut self, depth: usize) {
         let mut closed = false;
         for rule in self.rules.iter_mut().filter(|r| !r.open.is_empty()) {
             rule.open.retain(|(_, d, _)| *d < depth);
@@ -414,7 +444,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         let Some(&(compound, _)) = parts.get(k) else {
             return Ancestors::Match;
         };
-        let matched = |d: usize| self.matched[d] & bit(compound) != 0;
+        let matched = |d: usize| self.stack[d].matched & bit(compound) != 0;
         match parts[k - 1].1 {
             Combinator::Child if depth == 0 => Ancestors::Never,
             Combinator::Child if !matched(depth - 1) => Ancestors::TryHigher,
@@ -455,6 +485,16 @@ enum Ancestors {
     TryHigher,
     /// Not from here, and not from any higher element either.
     Never,
+}
+
+/// Whether two tag names, as written, are the same name. A byte loop, in line: the
+/// standard library's `eq_ignore_ascii_case` calls out to a loop over chunks, and tag
+/// names are a few bytes (17 instructions less per element, measured).
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .all(|(x, y)| x.eq_ignore_ascii_case(&y))
 }
 
 /// The set of compound `k` alone.

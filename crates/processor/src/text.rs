@@ -177,8 +177,13 @@ pub(crate) struct Collapser {
 impl Collapser {
     /// An empty collapser that keeps at most `cap` bytes.
     pub(crate) fn new(cap: usize) -> Self {
+        Self::with_capacity(cap, 0)
+    }
+
+    /// An empty collapser that keeps at most `cap` bytes, with room for `capacity`.
+    pub(crate) fn with_capacity(cap: usize, capacity: usize) -> Self {
         Collapser {
-            out: String::new(),
+            out: String::with_capacity(capacity.min(cap)),
             pending_space: false,
             cap,
             truncated: false,
