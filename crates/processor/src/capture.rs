@@ -309,8 +309,9 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         self.live == 0
     }
 
-    /// Recomputes [`RuleMatcher::live`] and [`RuleMatcher::capturing`] after a rule
-    /// matched or one of its values stopped taking text.
+    /// Recomputes [`RuleMatcher::live`], [`RuleMatcher::subjects`] and
+    /// [`RuleMatcher::capturing`] after a rule matched or one of its values stopped
+    /// taking text.
     fn update_state(&mut self) {
         (self.live, self.subjects) = self
             .rules
@@ -353,7 +354,9 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
     }
 
     /// Starts the values of the rules that select the element of `tag`, which matched
-    /// the compounds `matched` and is about to be pushed on the stack.
+    /// the compounds `matched` and is about to be pushed on the stack. In line, as
+    /// [`RuleMatcher::end_values`] is: both out of line made the three-rule analysis
+    /// 3–4 µs slower (measured).
     #[inline]
     fn select(&mut self, tag: &Tag<'a>, matched: CompoundSet, void: bool) {
         let (lower, name) = (tag.lower(), tag.name());
