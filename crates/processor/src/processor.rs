@@ -12,7 +12,7 @@ use trawl_core::job::{JobContext, JobKey};
 use trawl_core::record::{Note, Record, RecordError, StoredRecord};
 use trawl_core::settings::ProcessorSettings;
 
-use crate::digest::sha256_each;
+use crate::digest::sha256_in_groups;
 use crate::record::process;
 use crate::rules::CompiledRules;
 
@@ -42,29 +42,45 @@ impl Actor for Processor {
 
 impl Processor {
     /// The stored records of `outcomes`, one per outcome, in order: what the actor does
-    /// with a [`ProcessBatch`] (public for the benchmark). The bodies are hashed
-    /// together first, several side by side, which takes a fraction of hashing each on
-    /// its own.
+    /// with a [`ProcessBatch`] (public for the benchmark). The bodies are hashed a few
+    /// at a time, side by side, which takes a fraction of hashing each on its own, and
+    /// each group's outcomes are processed right after it, while their bodies are
+    /// still in cache: a batch of 64 pages of 30 KiB does not fit. The HTML bench case
+    /// went from 44.1–45.4 to 42.8–44.0 µs a record (best of 40 batches, the four
+    /// quietest of ten alternations).
     pub fn process_batch(&mut self, outcomes: Vec<FetchOutcome>) -> Vec<StoredRecord> {
-        let bodies: Vec<&[u8]> = outcomes.iter().map(|outcome| &outcome.body[..]).collect();
-        let digests = sha256_each(&bodies);
-        outcomes
+        // The bodies shared (a reference count each), so that each outcome can be taken
+        // whole for its record while the digests still come.
+        let shared: Vec<_> = outcomes
+            .iter()
+            .map(|outcome| outcome.body.clone())
+            .collect();
+        let bodies: Vec<&[u8]> = shared.iter().map(|body| &body[..]).collect();
+        let mut outcomes: Vec<Option<FetchOutcome>> = outcomes.into_iter().map(Some).collect();
+        let mut records: Vec<Option<StoredRecord>> = outcomes.iter().map(|_| None).collect();
+        for (i, sha256) in sha256_in_groups(&bodies) {
+            let outcome = outcomes[i].take().expect("one digest per outcome");
+            records[i] = Some(self.record(outcome, &sha256));
+        }
+        records
             .into_iter()
-            .zip(digests)
-            .map(|(outcome, sha256)| {
-                let job = outcome.task.job.key;
-                let rules = self.rules.get(&outcome.task.job);
-                let fallback = Fallback::of(&outcome);
-                // A bug tripped by one hostile body must not take the thread (and with
-                // it the pipeline) down: the URL still gets its record, with a note.
-                match panic::catch_unwind(AssertUnwindSafe(|| {
-                    process(outcome, &sha256, &rules, &self.settings)
-                })) {
-                    Ok(record) => record.to_stored(job),
-                    Err(_) => fallback.record().to_stored(job),
-                }
-            })
+            .map(|record| record.expect("one digest per outcome"))
             .collect()
+    }
+
+    /// The stored record of `outcome`, whose body's SHA-256 is `sha256`.
+    fn record(&mut self, outcome: FetchOutcome, sha256: &[u8; 32]) -> StoredRecord {
+        let job = outcome.task.job.key;
+        let rules = self.rules.get(&outcome.task.job);
+        let fallback = Fallback::of(&outcome);
+        // A bug tripped by one hostile body must not take the thread (and with it the
+        // pipeline) down: the URL still gets its record, with a note.
+        match panic::catch_unwind(AssertUnwindSafe(|| {
+            process(outcome, sha256, &rules, &self.settings)
+        })) {
+            Ok(record) => record.to_stored(job),
+            Err(_) => fallback.record().to_stored(job),
+        }
     }
 }
 
