@@ -249,13 +249,14 @@ impl<'a> Tag<'a> {
     /// not decoded, a value-less attribute empty.
     pub(crate) fn raw(&self, name: &str) -> Option<&'a str> {
         let (bytes, name) = (self.html.as_bytes(), name.as_bytes());
-        // Names are short and mostly differ in length: a byte loop, not a call.
+        // Names are short and mostly differ in length: a byte loop, not a call; and
+        // mostly written in lower case, so bytes are compared as they are first.
         let is_name = |&&(ns, ne, _, _): &&(usize, usize, usize, usize)| {
             ne - ns == name.len()
                 && bytes[ns..ne]
                     .iter()
                     .zip(name)
-                    .all(|(b, n)| b.to_ascii_lowercase() == *n)
+                    .all(|(b, n)| b == n || b.to_ascii_lowercase() == *n)
         };
         self.attrs
             .iter()

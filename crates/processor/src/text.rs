@@ -68,6 +68,10 @@ pub(crate) fn find_byte(byte: u8, haystack: &[u8]) -> Option<usize> {
             return Some(p);
         }
     }
+    if head.len() == haystack.len() {
+        // Not `memchr` on nothing: its dispatch cost more than this whole search.
+        return None;
+    }
     memchr(byte, &haystack[head.len()..]).map(|p| head.len() + p)
 }
 
