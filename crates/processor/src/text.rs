@@ -204,8 +204,11 @@ impl Collapser {
         if self.truncated {
             return;
         }
-        // ASCII text (most of it) needs only the ASCII whitespace test (with U+000B).
-        if piece.is_ascii() {
+        // ASCII text (most of it) needs only the ASCII whitespace test (with U+000B);
+        // a captured value or a title is often one run of single-spaced words.
+        if is_single_spaced_ascii(piece.as_bytes()) {
+            self.word(piece);
+        } else if piece.is_ascii() {
             self.push_ascii(piece);
         } else {
             self.words(piece.split(char::is_whitespace));
@@ -289,6 +292,23 @@ impl Collapser {
     pub(crate) fn finish(self) -> (String, bool) {
         (self.out, self.truncated)
     }
+}
+
+/// Whether `bytes` are ASCII words separated by single spaces, with no other
+/// whitespace: nothing to collapse. One pass, one test per byte in the common case.
+fn is_single_spaced_ascii(bytes: &[u8]) -> bool {
+    let mut after_space = true;
+    for &byte in bytes {
+        if byte <= b' ' || byte >= 0x80 {
+            if byte != b' ' || after_space {
+                return false;
+            }
+            after_space = true;
+        } else {
+            after_space = false;
+        }
+    }
+    !after_space
 }
 
 /// The largest index `<= at` that is a char boundary of `s`.
@@ -383,8 +403,9 @@ mod tests {
 
     #[test]
     fn collapser_copies_runs_of_words_as_joining_the_words_would() {
-        // Every piece of up to five bytes from this alphabet, in pairs, under every cap.
-        let alphabet = [b'a', b' ', b'\t', b'\x0B', b'b'];
+        // Every piece of up to five bytes from this alphabet, in pairs, under every cap;
+        // U+001F is no whitespace, but it is no plain word byte either.
+        let alphabet = [b'a', b' ', b'\t', b'\x0B', b'\x1F'];
         let pieces: Vec<String> = (0..5u32)
             .flat_map(|len| {
                 (0..5usize.pow(len)).map(move |mut n| {
