@@ -294,8 +294,9 @@ impl Collapser {
     }
 }
 
-/// Whether `bytes` are ASCII words separated by single spaces, with no other
-/// whitespace: nothing to collapse. One pass, one test per byte in the common case.
+/// Whether `bytes` are words of ASCII bytes above the space, separated by single
+/// spaces: nothing to collapse. One pass, one test per byte in the common case; a
+/// control byte or any other whitespace sends the piece to the full path.
 fn is_single_spaced_ascii(bytes: &[u8]) -> bool {
     let mut after_space = true;
     for &byte in bytes {
