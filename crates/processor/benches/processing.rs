@@ -3,9 +3,9 @@
 //! 20,000 pages/s and 200,000 documents/s) live here, not in tests.
 //!
 //! Each iteration is what a processor thread does with a full batch from a fetcher (64
-//! outcomes, as under load): [`Processor::process_batch`], which hashes the bodies
-//! together and returns the stored records. Its records are dropped after each batch,
-//! as the store writer drops them after its commit. Run with
+//! outcomes, as under load): [`Processor::process_batch`], which hashes the bodies four
+//! at a time, side by side, and returns the stored records. Its records are dropped
+//! after each batch, as the store writer drops them after its commit. Run with
 //! `cargo bench -p trawl-processor`; criterion reports `elem/s`, which is pages/s or
 //! documents/s, and after it a table gives each case's best and median batch (see
 //! [`best_of_batches`]). The allocator is mimalloc, and transparent huge pages are off,

@@ -2,11 +2,12 @@
 //!
 //! A [`Processor`] actor runs on a `SyncArbiter` (parsing is CPU work) and answers a
 //! [`ProcessBatch`](trawl_core::fetch::ProcessBatch) with one stored record per outcome
-//! ([`Processor::process_batch`]). It hashes the batch's bodies together, then builds
-//! each record: decode the body, keep a JSON body as its original text, read what an
-//! HTML page says about itself in one streaming pass, and evaluate the job's extraction
-//! rules, compiled once per job ([`CompiledRules`]). The API calls
-//! [`CompiledRules::compile`] to reject a bad rule at submission time.
+//! ([`Processor::process_batch`]). It hashes the batch's bodies four at a time, side by
+//! side, and builds each group's records right after: decode the body, keep a JSON body
+//! as its original text, read what an HTML page says about itself in one streaming
+//! pass, and evaluate the job's extraction rules, compiled once per job
+//! ([`CompiledRules`]). The API calls [`CompiledRules::compile`] to reject a bad rule
+//! at submission time.
 //!
 //! # Layout
 //! - [`processor`](Processor): the actor, with its per-job cache of compiled rules.
