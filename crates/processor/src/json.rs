@@ -270,6 +270,93 @@ mod tests {
         }
     }
 
+    /// A random JSON text of nesting at most `depth`: numbers in their several forms,
+    /// strings with escapes, and objects whose keys repeat and are written escaped or
+    /// not (`"a"` and `"\u0061"` are one key), with random whitespace.
+    fn random_json(rng: &mut fastrand::Rng, depth: usize, out: &mut String) {
+        const SCALARS: [&str; 12] = [
+            "0",
+            "-2.5e+3",
+            "1E2",
+            "10",
+            "true",
+            "false",
+            "null",
+            "\"s\"",
+            "\"\\\" ]}\"",
+            "\"\\u20ac\"",
+            "\"\"",
+            "\"~/\"",
+        ];
+        const KEYS: [&str; 8] = [
+            "\"a\"",
+            "\"\\u0061\"",
+            "\"b\"",
+            "\"~\"",
+            "\"/\"",
+            "\"\"",
+            "\"a~1b\"",
+            "\"\\\"q\"",
+        ];
+        const SPACE: [&str; 4] = ["", " ", "\n  ", "\t"];
+        let space = |rng: &mut fastrand::Rng, out: &mut String| {
+            out.push_str(SPACE[rng.usize(..SPACE.len())]);
+        };
+        space(rng, out);
+        match if depth == 0 { 0 } else { rng.u8(0..3) } {
+            0 => out.push_str(SCALARS[rng.usize(..SCALARS.len())]),
+            1 => {
+                out.push('[');
+                for i in 0..rng.usize(0..4) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    random_json(rng, depth - 1, out);
+                }
+                space(rng, out);
+                out.push(']');
+            }
+            _ => {
+                out.push('{');
+                for i in 0..rng.usize(0..4) {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    space(rng, out);
+                    out.push_str(KEYS[rng.usize(..KEYS.len())]);
+                    space(rng, out);
+                    out.push(':');
+                    random_json(rng, depth - 1, out);
+                }
+                space(rng, out);
+                out.push('}');
+            }
+        }
+        space(rng, out);
+    }
+
+    #[test]
+    fn every_pointer_walks_like_the_tree_in_random_documents() {
+        let mut rng = fastrand::Rng::with_seed(2);
+        for _ in 0..RANDOM_DOCUMENTS {
+            let mut text = String::new();
+            random_json(&mut rng, 4, &mut text);
+            let raw = parse(&text, true).unwrap();
+            let doc: Value = serde_json::from_str(&text).unwrap();
+            let mut pointers = Vec::new();
+            every_pointer(&doc, "", &mut pointers);
+            for p in pointers {
+                let by_tree = doc.pointer(&p).cloned().unwrap_or(Value::Null);
+                assert_eq!(raw.pointer(&p), by_tree, "{p} in {text}");
+            }
+        }
+    }
+
+    /// Documents [`every_pointer_walks_like_the_tree_in_random_documents`] walks: a
+    /// fraction of a second in a debug build. Two runs of 300,000 with other seeds
+    /// (release build) found no difference.
+    const RANDOM_DOCUMENTS: usize = 2000;
+
     #[test]
     fn invalid_json_is_a_note() {
         assert_eq!(parse("{\"a\": ", false).unwrap_err().code, "invalid_json");
