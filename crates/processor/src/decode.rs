@@ -1,13 +1,15 @@
 //! What a body is (from its Content-Type) and how to turn its bytes into text: the
-//! charset of the Content-Type, then a byte-order mark, then (for HTML) a `<meta>`
-//! declaration in the first 1024 bytes, else UTF-8. Undecodable bytes become U+FFFD.
+//! charset of the Content-Type, then a byte-order mark, then (for HTML) a declaration in
+//! the first 1024 bytes as the HTML standard's prescan finds it (a `<meta>`, or an XML
+//! declaration), else UTF-8. Undecodable bytes become U+FFFD.
 
 use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, UTF_8, WINDOWS_1252, X_USER_DEFINED};
 
-/// How far into an HTML body a `<meta>` charset declaration is looked for.
-const META_PRESCAN_BYTES: usize = 1024;
+/// How far into an HTML body an encoding declaration is looked for, as the HTML
+/// standard advises.
+const PRESCAN_BYTES: usize = 1024;
 
 /// The MIME essence of a Content-Type (`text/html` of `text/html; charset=utf-8`).
 fn essence(content_type: &str) -> &str {
@@ -31,7 +33,7 @@ pub(crate) fn is_html(content_type: &str) -> bool {
 /// Whether a body of this type is text (kept as a string) rather than binary.
 pub(crate) fn is_text(content_type: &str) -> bool {
     let mime = essence(content_type);
-    starts_with_ignore_case(mime, "text/")
+    starts_with_ignore_case(mime.as_bytes(), b"text/")
         || is_json(content_type)
         || ends_with_ignore_case(mime, "+xml")
         || [
@@ -43,8 +45,8 @@ pub(crate) fn is_text(content_type: &str) -> bool {
         .any(|t| mime.eq_ignore_ascii_case(t))
 }
 
-fn starts_with_ignore_case(s: &str, prefix: &str) -> bool {
-    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+fn starts_with_ignore_case(s: &[u8], prefix: &[u8]) -> bool {
+    s.len() >= prefix.len() && s[..prefix.len()].eq_ignore_ascii_case(prefix)
 }
 
 fn ends_with_ignore_case(s: &str, suffix: &str) -> bool {
@@ -75,7 +77,7 @@ pub(crate) fn decode<'a>(body: &'a [u8], content_type: Option<&str>, html: bool)
         None => match bom {
             Some(found) => found,
             None if html => (
-                meta_charset(&body[..body.len().min(META_PRESCAN_BYTES)]).unwrap_or(UTF_8),
+                prescan(&body[..body.len().min(PRESCAN_BYTES)]).unwrap_or(UTF_8),
                 0,
             ),
             None => (UTF_8, 0),
@@ -118,43 +120,241 @@ fn charset_param(content_type: &str) -> Option<&'static Encoding> {
     })
 }
 
-/// The charset declared by a `<meta charset>` or `<meta http-equiv content="…;
-/// charset=…">` in `head`, with the HTML standard's corrections (a UTF-16 declaration
-/// in an ASCII-compatible document means UTF-8).
+/// The encoding the first bytes of an HTML body declare, by the HTML standard's prescan:
+/// the bytes of a UTF-16 XML declaration, else a `<meta>`, else the `encoding` of an XML
+/// declaration (`<?xml version="1.0" encoding="iso-8859-1"?>`, which XHTML pages
+/// served as HTML carry).
+fn prescan(head: &[u8]) -> Option<&'static Encoding> {
+    match head {
+        [0x3C, 0, 0x3F, 0, 0x78, 0, ..] => Some(UTF_16LE),
+        [0, 0x3C, 0, 0x3F, 0, 0x78, ..] => Some(UTF_16BE),
+        _ => meta_charset(head).or_else(|| xml_encoding(head)),
+    }
+}
+
+/// The standard's "get an XML encoding": the label in the `encoding` of an XML
+/// declaration that starts `head`, quoted and without spaces or controls.
+fn xml_encoding(head: &[u8]) -> Option<&'static Encoding> {
+    let declaration = head[..memchr::memchr(b'>', head)?].strip_prefix(b"<?xml")?;
+    let after_name = memchr::memmem::find(declaration, b"encoding")? + b"encoding".len();
+    // Spaces and controls are skipped around the `=`.
+    fn skip(bytes: &[u8]) -> Option<&[u8]> {
+        bytes.iter().position(|b| *b > b' ').map(|at| &bytes[at..])
+    }
+    let rest = skip(skip(&declaration[after_name..])?.strip_prefix(b"=")?)?;
+    let (&quote, rest) = rest.split_first()?;
+    if quote != b'"' && quote != b'\'' {
+        return None;
+    }
+    let label = &rest[..memchr::memchr(quote, rest)?];
+    if label.iter().any(|b| *b <= b' ') {
+        return None;
+    }
+    Encoding::for_label(label).map(|e| {
+        if e == UTF_16LE || e == UTF_16BE {
+            UTF_8
+        } else {
+            e
+        }
+    })
+}
+
+/// The charset a `<meta>` declares in `head`, found as the HTML standard's prescan finds
+/// it: comments and the attributes of other tags are stepped over (a `<meta>` inside
+/// them declares nothing), `content="…; charset=…"` counts only beside
+/// `http-equiv="content-type"`, and a UTF-16 declaration in an ASCII-compatible
+/// document means UTF-8, `x-user-defined` windows-1252.
 fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
     let mut at = 0;
-    while let Some(found) = find_ignore_case(&head[at..], b"<meta") {
-        let start = at + found + b"<meta".len();
-        let end = head[start..]
-            .iter()
-            .position(|b| *b == b'>')
-            .map_or(head.len(), |p| start + p);
-        if let Some(encoding) = charset_attr(&head[start..end]).and_then(Encoding::for_label) {
-            return Some(match encoding {
-                e if e == UTF_16LE || e == UTF_16BE => UTF_8,
-                e if e == X_USER_DEFINED => WINDOWS_1252,
-                e => e,
-            });
+    while at < head.len() {
+        let rest = &head[at..];
+        if rest.starts_with(b"<!--") {
+            // To the `>` of the first `-->`, whose dashes may be the `<!--`'s.
+            at += 2 + memchr::memmem::find(&rest[2..], b"-->")? + 2;
+        } else if starts_with_ignore_case(rest, b"<meta")
+            && rest.get(5).is_some_and(|b| is_space(*b) || *b == b'/')
+        {
+            at += 5;
+            if let Some(encoding) = meta_declaration(head, &mut at)? {
+                return Some(match encoding {
+                    e if e == UTF_16LE || e == UTF_16BE => UTF_8,
+                    e if e == X_USER_DEFINED => WINDOWS_1252,
+                    e => e,
+                });
+            }
+        } else if rest.starts_with(b"<") && is_tag_name_start(rest, 1) {
+            // Another tag: its name, then its attributes, whose quoted values may hold
+            // a `>` or a `<meta`.
+            at += rest.iter().position(|b| is_space(*b) || *b == b'>')?;
+            loop {
+                match attribute(head, &mut at) {
+                    Attribute::Found(..) => {}
+                    Attribute::TagEnd => break,
+                    Attribute::HeadEnd => return None,
+                }
+            }
+        } else if rest.starts_with(b"<!") || rest.starts_with(b"</") || rest.starts_with(b"<?") {
+            at += memchr::memchr(b'>', rest)?;
         }
-        at = end;
+        at += 1;
     }
     None
 }
 
-/// The label after `charset=` inside one tag's attributes.
-fn charset_attr(tag: &[u8]) -> Option<&[u8]> {
-    let at = find_ignore_case(tag, b"charset")?;
-    let rest = tag[at + b"charset".len()..].trim_ascii_start();
-    let rest = rest.strip_prefix(b"=")?.trim_ascii_start();
-    let rest = rest
-        .strip_prefix(b"\"")
-        .or_else(|| rest.strip_prefix(b"'"))
-        .unwrap_or(rest);
-    let len = rest
-        .iter()
-        .position(|b| matches!(b, b'"' | b'\'' | b';' | b'/' | b'>') || b.is_ascii_whitespace())
-        .unwrap_or(rest.len());
-    (len > 0).then(|| &rest[..len])
+/// The attributes of a `<meta>` from `at` (just past its name) to its end: the
+/// encoding they declare, if they declare one the prescan accepts; `None` when the
+/// head ends inside the tag.
+fn meta_declaration(head: &[u8], at: &mut usize) -> Option<Option<&'static Encoding>> {
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut got_pragma = false;
+    // Whether the charset came from `content` (true) or `charset` (false).
+    let mut need_pragma = None;
+    let mut charset = None;
+    loop {
+        let (name, value) = match attribute(head, at) {
+            Attribute::Found(name, value) => (name, value),
+            Attribute::TagEnd => break,
+            Attribute::HeadEnd => return None,
+        };
+        // Only the first attribute of a name counts.
+        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        seen.push(name);
+        if name.eq_ignore_ascii_case(b"http-equiv") {
+            got_pragma |= value.eq_ignore_ascii_case(b"content-type");
+        } else if name.eq_ignore_ascii_case(b"content") {
+            let declared = charset_in_content(value).and_then(Encoding::for_label);
+            if let (None, Some(encoding)) = (charset, declared) {
+                charset = Some(Some(encoding));
+                need_pragma = Some(true);
+            }
+        } else if name.eq_ignore_ascii_case(b"charset") {
+            charset = Some(Encoding::for_label(value));
+            need_pragma = Some(false);
+        }
+    }
+    Some(match need_pragma {
+        Some(true) if !got_pragma => None,
+        Some(_) => charset.flatten(),
+        None => None,
+    })
+}
+
+/// What [`attribute`] found.
+enum Attribute<'h> {
+    /// An attribute: its name and value, as written.
+    Found(&'h [u8], &'h [u8]),
+    /// The tag's `>`.
+    TagEnd,
+    /// The end of the prescanned bytes, inside the tag.
+    HeadEnd,
+}
+
+/// The prescan's "get an attribute": the attribute at `at`, which it moves past it.
+/// Names and values are compared ignoring ASCII case, as the standard lower-cases them.
+fn attribute<'h>(head: &'h [u8], at: &mut usize) -> Attribute<'h> {
+    let byte = |at: usize| head.get(at).copied();
+    while byte(*at).is_some_and(|b| is_space(b) || b == b'/') {
+        *at += 1;
+    }
+    match byte(*at) {
+        None => return Attribute::HeadEnd,
+        Some(b'>') => return Attribute::TagEnd,
+        Some(_) => {}
+    }
+    // The name: to `=` (not its first byte), whitespace, `/` or `>`.
+    let name_start = *at;
+    loop {
+        match byte(*at) {
+            None => return Attribute::HeadEnd,
+            Some(b'=') if *at > name_start => break,
+            Some(b) if is_space(b) || b == b'/' || b == b'>' => break,
+            Some(_) => *at += 1,
+        }
+    }
+    let name = &head[name_start..*at];
+    if byte(*at).is_some_and(|b| b == b'/' || b == b'>') {
+        return Attribute::Found(name, &[]);
+    }
+    while byte(*at).is_some_and(is_space) {
+        *at += 1;
+    }
+    match byte(*at) {
+        None => return Attribute::HeadEnd,
+        Some(b'=') => *at += 1,
+        Some(_) => return Attribute::Found(name, &[]),
+    }
+    while byte(*at).is_some_and(is_space) {
+        *at += 1;
+    }
+    match byte(*at) {
+        None => Attribute::HeadEnd,
+        Some(quote @ (b'"' | b'\'')) => {
+            let value_start = *at + 1;
+            match memchr::memchr(quote, &head[value_start..]) {
+                Some(len) => {
+                    *at = value_start + len + 1;
+                    Attribute::Found(name, &head[value_start..value_start + len])
+                }
+                None => Attribute::HeadEnd,
+            }
+        }
+        Some(b'>') => Attribute::Found(name, &[]),
+        Some(_) => {
+            let value_start = *at;
+            while let Some(b) = byte(*at) {
+                if is_space(b) || b == b'>' {
+                    return Attribute::Found(name, &head[value_start..*at]);
+                }
+                *at += 1;
+            }
+            Attribute::HeadEnd
+        }
+    }
+}
+
+/// The standard's "extract a character encoding from a meta element": the label after
+/// a `charset=` in a `content` value.
+fn charset_in_content(content: &[u8]) -> Option<&[u8]> {
+    let mut from = 0;
+    loop {
+        let found = from + find_ignore_case(&content[from..], b"charset")?;
+        from = found + b"charset".len();
+        let rest = content[from..].trim_ascii_start();
+        let Some(rest) = rest.strip_prefix(b"=") else {
+            continue;
+        };
+        let rest = rest.trim_ascii_start();
+        return match rest.first() {
+            Some(quote @ (b'"' | b'\'')) => {
+                let len = memchr::memchr(*quote, &rest[1..])?;
+                Some(&rest[1..1 + len])
+            }
+            Some(_) => {
+                let len = rest
+                    .iter()
+                    .position(|b| is_space(*b) || *b == b';')
+                    .unwrap_or(rest.len());
+                Some(&rest[..len])
+            }
+            None => None,
+        };
+    }
+}
+
+/// Whether a tag name starts at `rest[at]`, after an optional `/`: an ASCII letter.
+fn is_tag_name_start(rest: &[u8], at: usize) -> bool {
+    match rest.get(at) {
+        Some(b'/') => rest.get(at + 1).is_some_and(u8::is_ascii_alphabetic),
+        Some(b) => b.is_ascii_alphabetic(),
+        None => false,
+    }
+}
+
+/// The prescan's whitespace: tab, line feed, form feed, carriage return and space.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
 }
 
 fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -210,6 +410,66 @@ mod tests {
         assert_eq!(decode(body, Some("text/html"), false).encoding, UTF_8);
         let body = b"<meta charset='utf-16'><p>x";
         assert_eq!(decode(body, None, true).encoding, UTF_8);
+    }
+
+    #[test]
+    fn the_prescan_reads_declarations_as_the_standard_does() {
+        for (head, expected) in [
+            // Comments hide declarations; `<!-->` is a whole comment.
+            (
+                "<!-- <meta charset=iso-8859-2> --><meta charset=koi8-r>",
+                "KOI8-R",
+            ),
+            ("<!--><meta charset=koi8-r>", "KOI8-R"),
+            ("<!-- <meta charset=koi8-r>", "UTF-8"),
+            // So do other tags' attribute values, and an unclosed one ends the scan.
+            (
+                "<a title='<meta charset=iso-8859-2>'><meta charset=koi8-r>",
+                "KOI8-R",
+            ),
+            ("<a title='x><meta charset=koi8-r>", "UTF-8"),
+            ("</meta charset=koi8-r><metadata charset=koi8-r>", "UTF-8"),
+            // `content` counts only beside `http-equiv=content-type`, in either order.
+            ("<meta name=description content='charset=koi8-r'>", "UTF-8"),
+            (
+                "<meta content='text/html; charset=\"koi8-r\"' HTTP-EQUIV=Content-Type>",
+                "KOI8-R",
+            ),
+            (
+                "<meta http-equiv=content-type content='text/html;charset = koi8-r;x'>",
+                "KOI8-R",
+            ),
+            // The first of repeated attributes; `charset` inside other names is no match.
+            ("<meta charset=koi8-r charset=shift_jis>", "KOI8-R"),
+            ("<meta name='charset-test' charset='koi8-r'>", "KOI8-R"),
+            ("<meta/charset = ' koi8-r '/>", "KOI8-R"),
+            // An unknown label declares nothing; the next declaration still counts.
+            ("<meta charset=bogus><p><meta charset=koi8-r>", "KOI8-R"),
+            ("<meta charset=x-user-defined>", "windows-1252"),
+            ("<meta charset=utf-16le>", "UTF-8"),
+            // An XML declaration at the very start, when no `<meta>` declares one.
+            (
+                "<?xml version=\"1.0\" encoding=\"ISO-8859-2\"?><p>",
+                "ISO-8859-2",
+            ),
+            ("<?xml version='1.0' encoding\t=\n'utf-16'?>", "UTF-8"),
+            (
+                "<?xml version=\"1.0\" encoding=\"iso-8859-2\"?><meta charset=koi8-r>",
+                "KOI8-R",
+            ),
+            ("<?xml version=\"1.0\" encoding=\"koi8 r\"?>", "UTF-8"),
+            ("<?xml version=\"1.0\" encoding=koi8-r?>", "UTF-8"),
+            (" <?xml version=\"1.0\" encoding=\"iso-8859-2\"?>", "UTF-8"),
+            ("<\0?\0x\0m\0l\0", "UTF-16LE"),
+            ("\0<\0?\0x\0m\0l", "UTF-16BE"),
+        ] {
+            let body = format!("{head}<p>text");
+            assert_eq!(
+                decode(body.as_bytes(), None, true).encoding.name(),
+                expected,
+                "{head}"
+            );
+        }
     }
 
     #[test]
