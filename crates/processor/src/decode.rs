@@ -205,33 +205,39 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
 /// encoding they declare, if they declare one the prescan accepts; `None` when the
 /// head ends inside the tag.
 fn meta_declaration(head: &[u8], at: &mut usize) -> Option<Option<&'static Encoding>> {
-    let mut seen: Vec<&[u8]> = Vec::new();
     let mut got_pragma = false;
     // Whether the charset came from `content` (true) or `charset` (false).
     let mut need_pragma = None;
     let mut charset = None;
+    // Only the first attribute of a name counts, and only these three names matter:
+    // a flag each, not a list of every name (a page could repeat hundreds).
+    let mut seen = [false; 3];
     loop {
         let (name, value) = match attribute(head, at) {
             Attribute::Found(name, value) => (name, value),
             Attribute::TagEnd => break,
             Attribute::HeadEnd => return None,
         };
-        // Only the first attribute of a name counts.
-        if seen.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        let names: [&[u8]; 3] = [b"http-equiv", b"content", b"charset"];
+        let Some(which) = names.iter().position(|n| name.eq_ignore_ascii_case(n)) else {
+            continue;
+        };
+        if std::mem::replace(&mut seen[which], true) {
             continue;
         }
-        seen.push(name);
-        if name.eq_ignore_ascii_case(b"http-equiv") {
-            got_pragma |= value.eq_ignore_ascii_case(b"content-type");
-        } else if name.eq_ignore_ascii_case(b"content") {
-            let declared = charset_in_content(value).and_then(Encoding::for_label);
-            if let (None, Some(encoding)) = (charset, declared) {
-                charset = Some(Some(encoding));
-                need_pragma = Some(true);
+        match which {
+            0 => got_pragma = value.eq_ignore_ascii_case(b"content-type"),
+            1 => {
+                let declared = charset_in_content(value).and_then(Encoding::for_label);
+                if let (None, Some(encoding)) = (charset, declared) {
+                    charset = Some(Some(encoding));
+                    need_pragma = Some(true);
+                }
             }
-        } else if name.eq_ignore_ascii_case(b"charset") {
-            charset = Some(Encoding::for_label(value));
-            need_pragma = Some(false);
+            _ => {
+                charset = Some(Encoding::for_label(value));
+                need_pragma = Some(false);
+            }
         }
     }
     Some(match need_pragma {
@@ -441,6 +447,14 @@ mod tests {
             ),
             // The first of repeated attributes; `charset` inside other names is no match.
             ("<meta charset=koi8-r charset=shift_jis>", "KOI8-R"),
+            (
+                "<meta http-equiv=content-type http-equiv=x content='charset=koi8-r'>",
+                "KOI8-R",
+            ),
+            (
+                "<meta http-equiv=x http-equiv=content-type content='charset=koi8-r'>",
+                "UTF-8",
+            ),
             ("<meta name='charset-test' charset='koi8-r'>", "KOI8-R"),
             ("<meta/charset = ' koi8-r '/>", "KOI8-R"),
             // An unknown label declares nothing; the next declaration still counts.
