@@ -30,6 +30,51 @@ pub(crate) fn is_html(content_type: &str) -> bool {
     mime.eq_ignore_ascii_case("text/html") || mime.eq_ignore_ascii_case("application/xhtml+xml")
 }
 
+/// Whether a body is HTML although its Content-Type says nothing: missing, or one of
+/// the types that say "unknown" (`unknown/unknown`, `application/unknown`, `*/*`).
+/// Browsers then sniff it, and so does this, with the MIME Sniffing standard's HTML
+/// patterns: after leading whitespace, `<!DOCTYPE HTML`, `<html`, `<head`, `<body`,
+/// `<p` and a few other tags, or `<!--`, each followed by a space or `>`.
+pub(crate) fn sniffs_as_html(content_type: Option<&str>, body: &[u8]) -> bool {
+    const PATTERNS: [&[u8]; 17] = [
+        b"<!DOCTYPE HTML",
+        b"<HTML",
+        b"<HEAD",
+        b"<SCRIPT",
+        b"<IFRAME",
+        b"<H1",
+        b"<DIV",
+        b"<FONT",
+        b"<TABLE",
+        b"<A",
+        b"<STYLE",
+        b"<TITLE",
+        b"<B",
+        b"<BODY",
+        b"<BR",
+        b"<P",
+        b"<!--",
+    ];
+    /// The standard looks at the first 1,445 bytes (its "resource header").
+    const SNIFFED_BYTES: usize = 1445;
+    let unknown = content_type.is_none_or(|ct| {
+        let mime = essence(ct);
+        ["unknown/unknown", "application/unknown", "*/*"]
+            .iter()
+            .any(|t| mime.eq_ignore_ascii_case(t))
+    });
+    let head = &body[..body.len().min(SNIFFED_BYTES)];
+    let rest = &head[head
+        .iter()
+        .position(|b| !is_space(*b))
+        .unwrap_or(head.len())..];
+    unknown
+        && PATTERNS.iter().any(|pattern| {
+            starts_with_ignore_case(rest, pattern)
+                && matches!(rest.get(pattern.len()), Some(b' ' | b'>'))
+        })
+}
+
 /// Whether a body of this type is text (kept as a string) rather than binary.
 pub(crate) fn is_text(content_type: &str) -> bool {
     let mime = essence(content_type);
@@ -383,6 +428,34 @@ mod tests {
         assert!(is_text("text/plain"));
         assert!(is_text("image/svg+xml"));
         assert!(!is_text("image/png"));
+    }
+
+    #[test]
+    fn html_without_a_content_type_is_sniffed() {
+        for body in [
+            "<!doctype html><title>x</title>",
+            "\n\t <HTML lang=en>",
+            "<p>text",
+            "<!-- generated --><div>",
+            "<br>",
+        ] {
+            assert!(sniffs_as_html(None, body.as_bytes()), "{body}");
+            assert!(sniffs_as_html(Some("*/*"), body.as_bytes()), "{body}");
+            assert!(
+                !sniffs_as_html(Some("text/plain"), body.as_bytes()),
+                "{body}"
+            );
+        }
+        for body in [
+            "{\"a\": 1}",
+            "<pre>x",
+            "<html",
+            "<p-x>",
+            "\u{feff}<html>",
+            "text <p>",
+        ] {
+            assert!(!sniffs_as_html(None, body.as_bytes()), "{body}");
+        }
     }
 
     #[test]

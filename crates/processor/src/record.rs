@@ -10,7 +10,7 @@ use trawl_core::record::{Note, Record};
 use trawl_core::settings::ProcessorSettings;
 use url::Url;
 
-use crate::decode::{decode, is_html, is_json, is_text, Decoded};
+use crate::decode::{decode, is_html, is_json, is_text, sniffs_as_html, Decoded};
 use crate::html::{self, Wants};
 use crate::json;
 use crate::rules::{eval_regex, CompiledRules, RuleKind};
@@ -131,7 +131,7 @@ impl Body<'_> {
             record.headers = Some(headers(self.head));
         }
 
-        let html = content_type.is_some_and(is_html);
+        let html = content_type.is_some_and(is_html) || sniffs_as_html(content_type, self.bytes);
         let json = content_type.is_some_and(is_json);
         let textual = html
             || json
@@ -514,6 +514,21 @@ mod tests {
         );
         assert!(r.text.is_none());
         assert!(r.notes.is_empty(), "{:?}", r.notes);
+    }
+
+    #[test]
+    fn html_without_a_content_type_is_sniffed_as_browsers_do() {
+        let page = b"\n<!DOCTYPE html><title>Untyped</title><a href=x>x</a>";
+        let r = run(JobOptions::default(), None, 200, page);
+        assert_eq!(r.content_type, None, "the record says what the server sent");
+        let html = r.html.expect("sniffed as HTML");
+        assert_eq!(html.title.as_deref(), Some("Untyped"));
+        assert_eq!(
+            html.links.unwrap().iter().collect::<Vec<_>>(),
+            ["https://shop.example/dir/x"]
+        );
+        let r = run(JobOptions::default(), Some("text/plain"), 200, page);
+        assert!(r.html.is_none(), "a declared type is not second-guessed");
     }
 
     #[test]
