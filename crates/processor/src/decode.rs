@@ -110,7 +110,8 @@ pub(crate) struct Decoded<'a> {
     pub lossy: bool,
 }
 
-/// Decodes `body`, sniffing a `<meta>` charset only when `html`.
+/// Decodes `body`; the encoding an HTML body declares ([`prescan`]) counts only when
+/// `html`.
 pub(crate) fn decode<'a>(body: &'a [u8], content_type: Option<&str>, html: bool) -> Decoded<'a> {
     let bom = Encoding::for_bom(body);
     let (encoding, skip) = match content_type.and_then(charset_param) {
@@ -227,7 +228,7 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
                     e => e,
                 });
             }
-        } else if rest.starts_with(b"<") && is_tag_name_start(rest, 1) {
+        } else if rest.starts_with(b"<") && starts_tag_name(&rest[1..]) {
             // Another tag: its name, then its attributes, whose quoted values may hold
             // a `>` or a `<meta`.
             at += rest.iter().position(|b| is_space(*b) || *b == b'>')?;
@@ -394,13 +395,11 @@ fn charset_in_content(content: &[u8]) -> Option<&[u8]> {
     }
 }
 
-/// Whether a tag name starts at `rest[at]`, after an optional `/`: an ASCII letter.
-fn is_tag_name_start(rest: &[u8], at: usize) -> bool {
-    match rest.get(at) {
-        Some(b'/') => rest.get(at + 1).is_some_and(u8::is_ascii_alphabetic),
-        Some(b) => b.is_ascii_alphabetic(),
-        None => false,
-    }
+/// Whether `bytes` (what follows a `<`) start a tag's name, after an optional `/`: an
+/// ASCII letter.
+fn starts_tag_name(bytes: &[u8]) -> bool {
+    let name = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    name.first().is_some_and(u8::is_ascii_alphabetic)
 }
 
 /// The prescan's whitespace: tab, line feed, form feed, carriage return and space.
