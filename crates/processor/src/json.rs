@@ -185,6 +185,7 @@ fn key_is(key: &str, token: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::random_cases;
 
     #[test]
     fn keeps_the_original_text() {
@@ -337,8 +338,8 @@ mod tests {
 
     #[test]
     fn every_pointer_walks_like_the_tree_in_random_documents() {
-        let mut rng = fastrand::Rng::with_seed(2);
-        for _ in 0..RANDOM_DOCUMENTS {
+        let mut rng = random_cases::rng(2);
+        for _ in 0..random_cases::scaled(RANDOM_DOCUMENTS) {
             let mut text = String::new();
             random_json(&mut rng, 4, &mut text);
             let raw = parse(&text, true).unwrap();

@@ -40,6 +40,8 @@ mod json;
 mod json_check;
 mod links;
 mod processor;
+#[cfg(test)]
+mod random_cases;
 mod record;
 mod rules;
 mod scan;
