@@ -63,16 +63,18 @@ pub(crate) fn sniffs_as_html(content_type: Option<&str>, body: &[u8]) -> bool {
             .iter()
             .any(|t| mime.eq_ignore_ascii_case(t))
     });
+    if !unknown {
+        return false;
+    }
     let head = &body[..body.len().min(SNIFFED_BYTES)];
-    let rest = &head[head
+    let start = head
         .iter()
         .position(|b| !is_space(*b))
-        .unwrap_or(head.len())..];
-    unknown
-        && PATTERNS.iter().any(|pattern| {
-            starts_with_ignore_case(rest, pattern)
-                && matches!(rest.get(pattern.len()), Some(b' ' | b'>'))
-        })
+        .unwrap_or(head.len());
+    PATTERNS.iter().any(|pattern| {
+        starts_with_ignore_case(&head[start..], pattern)
+            && matches!(head.get(start + pattern.len()), Some(b' ' | b'>'))
+    })
 }
 
 /// Whether a body of this type is text (kept as a string) rather than binary.
