@@ -13,7 +13,8 @@
 //! - [`processor`](Processor): the actor, with its per-job cache of compiled rules.
 //! - `record`: `process`, which assembles a record from an outcome.
 //! - `digest`: the SHA-256 of a batch's bodies, several side by side.
-//! - `decode`: content types, charset detection (header, BOM, `<meta>`) and decoding.
+//! - `decode`: content types (untyped HTML sniffed), the encoding (header, BOM, the
+//!   HTML standard's prescan) and decoding.
 //! - `json`: JSON bodies kept as their text, and JSON Pointers evaluated on it.
 //! - `json_check`: the one-pass check that a body is valid JSON, within a depth.
 //! - `html`: an HTML page's summary, links, visible text and CSS rule values.
