@@ -575,6 +575,42 @@ mod tests {
         assert_eq!(compared, pages * 4);
     }
 
+    #[test]
+    fn rules_split_between_the_passes_give_what_lol_html_gives_on_random_pages() {
+        let url = Url::parse("http://h.example/").unwrap();
+        let mut rng = random_cases::rng(5);
+        for _ in 0..random_cases::scaled(RANDOM_PAGES / 4) {
+            let page = random_page(&mut rng);
+            // One to four rules, a third of them outside the fast subset (`:not`), so
+            // that analyze splits them between the fast pass and lol_html.
+            let extract: BTreeMap<String, ExtractRule> = (0..rng.usize(1..=4))
+                .map(|i| {
+                    let mut selector = random_selector(&mut rng);
+                    if rng.u8(0..3) == 0 {
+                        selector.push_str(":not(.z)");
+                    }
+                    let rule = ExtractRule {
+                        css: Some(selector),
+                        all: rng.bool(),
+                        ..Default::default()
+                    };
+                    (format!("r{i}"), rule)
+                })
+                .collect();
+            let rules = CompiledRules::compile(&extract).unwrap();
+            let css: Vec<(usize, &CssRule)> = rules.css().collect();
+            let wants = Wants {
+                summary: rng.bool(),
+                links: rng.bool(),
+                text: false,
+            };
+            let mut found = analyze(&page, &url, wants, &rules, 1024).css;
+            found.sort_by_key(|(index, _, _)| *index);
+            let expected = lol_pass(&page, false, &css, 1024).css;
+            assert_eq!(found, expected, "{extract:?} on {page}");
+        }
+    }
+
     /// Pages [`fast_rules_give_what_lol_html_gives_on_random_pages`] compares on, four
     /// matchers each: a second or two in a debug build. Four runs of 200,000 pages with
     /// one rule a matcher, and two of 100,000 pages with one to four (release build),
