@@ -69,7 +69,7 @@ pub(crate) fn sniffs_as_html(content_type: Option<&str>, body: &[u8]) -> bool {
     let head = &body[..body.len().min(SNIFFED_BYTES)];
     let start = head
         .iter()
-        .position(|b| !is_space(*b))
+        .position(|b| !b.is_ascii_whitespace())
         .unwrap_or(head.len());
     PATTERNS.iter().any(|pattern| {
         starts_with_ignore_case(&head[start..], pattern)
@@ -211,7 +211,8 @@ fn xml_encoding(head: &[u8]) -> Option<&'static Encoding> {
 /// it: comments and the attributes of other tags are stepped over (a `<meta>` inside
 /// them declares nothing), `content="…; charset=…"` counts only beside
 /// `http-equiv="content-type"`, and a UTF-16 declaration in an ASCII-compatible
-/// document means UTF-8, `x-user-defined` windows-1252.
+/// document means UTF-8, `x-user-defined` windows-1252. The standard's whitespace here
+/// (tab, line feed, form feed, carriage return, space) is `u8::is_ascii_whitespace`'s.
 fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
     let mut at = 0;
     while at < head.len() {
@@ -220,7 +221,9 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
             // To the `>` of the first `-->`, whose dashes may be the `<!--`'s.
             at += 2 + memchr::memmem::find(&rest[2..], b"-->")? + 2;
         } else if starts_with_ignore_case(rest, b"<meta")
-            && rest.get(5).is_some_and(|b| is_space(*b) || *b == b'/')
+            && rest
+                .get(5)
+                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'/')
         {
             at += 5;
             if let Some(encoding) = meta_declaration(head, &mut at)? {
@@ -233,7 +236,9 @@ fn meta_charset(head: &[u8]) -> Option<&'static Encoding> {
         } else if rest.starts_with(b"<") && starts_tag_name(&rest[1..]) {
             // Another tag: its name, then its attributes, whose quoted values may hold
             // a `>` or a `<meta`.
-            at += rest.iter().position(|b| is_space(*b) || *b == b'>')?;
+            at += rest
+                .iter()
+                .position(|b| b.is_ascii_whitespace() || *b == b'>')?;
             loop {
                 match attribute(head, &mut at) {
                     Attribute::Found(..) => {}
@@ -259,15 +264,15 @@ fn meta_declaration(head: &[u8], at: &mut usize) -> Option<Option<&'static Encod
     let mut charset = None;
     // Only the first attribute of a name counts, and only these three names matter:
     // a flag each, not a list of every name (a page could repeat hundreds).
-    let mut seen = [false; 3];
+    const NAMES: [&[u8]; 3] = [b"http-equiv", b"content", b"charset"];
+    let mut seen = [false; NAMES.len()];
     loop {
         let (name, value) = match attribute(head, at) {
             Attribute::Found(name, value) => (name, value),
             Attribute::TagEnd => break,
             Attribute::HeadEnd => return None,
         };
-        let names: [&[u8]; 3] = [b"http-equiv", b"content", b"charset"];
-        let Some(which) = names.iter().position(|n| name.eq_ignore_ascii_case(n)) else {
+        let Some(which) = NAMES.iter().position(|n| name.eq_ignore_ascii_case(n)) else {
             continue;
         };
         if std::mem::replace(&mut seen[which], true) {
@@ -309,7 +314,7 @@ enum Attribute<'h> {
 /// Names and values are compared ignoring ASCII case, as the standard lower-cases them.
 fn attribute<'h>(head: &'h [u8], at: &mut usize) -> Attribute<'h> {
     let byte = |at: usize| head.get(at).copied();
-    while byte(*at).is_some_and(|b| is_space(b) || b == b'/') {
+    while byte(*at).is_some_and(|b| b.is_ascii_whitespace() || b == b'/') {
         *at += 1;
     }
     match byte(*at) {
@@ -323,7 +328,7 @@ fn attribute<'h>(head: &'h [u8], at: &mut usize) -> Attribute<'h> {
         match byte(*at) {
             None => return Attribute::HeadEnd,
             Some(b'=') if *at > name_start => break,
-            Some(b) if is_space(b) || b == b'/' || b == b'>' => break,
+            Some(b) if b.is_ascii_whitespace() || b == b'/' || b == b'>' => break,
             Some(_) => *at += 1,
         }
     }
@@ -331,7 +336,7 @@ fn attribute<'h>(head: &'h [u8], at: &mut usize) -> Attribute<'h> {
     if byte(*at).is_some_and(|b| b == b'/' || b == b'>') {
         return Attribute::Found(name, &[]);
     }
-    while byte(*at).is_some_and(is_space) {
+    while byte(*at).is_some_and(|b| b.is_ascii_whitespace()) {
         *at += 1;
     }
     match byte(*at) {
@@ -339,7 +344,7 @@ fn attribute<'h>(head: &'h [u8], at: &mut usize) -> Attribute<'h> {
         Some(b'=') => *at += 1,
         Some(_) => return Attribute::Found(name, &[]),
     }
-    while byte(*at).is_some_and(is_space) {
+    while byte(*at).is_some_and(|b| b.is_ascii_whitespace()) {
         *at += 1;
     }
     match byte(*at) {
@@ -358,7 +363,7 @@ fn attribute<'h>(head: &'h [u8], at: &mut usize) -> Attribute<'h> {
         Some(_) => {
             let value_start = *at;
             while let Some(b) = byte(*at) {
-                if is_space(b) || b == b'>' {
+                if b.is_ascii_whitespace() || b == b'>' {
                     return Attribute::Found(name, &head[value_start..*at]);
                 }
                 *at += 1;
@@ -388,7 +393,7 @@ fn charset_in_content(content: &[u8]) -> Option<&[u8]> {
             Some(_) => {
                 let len = rest
                     .iter()
-                    .position(|b| is_space(*b) || *b == b';')
+                    .position(|b| b.is_ascii_whitespace() || *b == b';')
                     .unwrap_or(rest.len());
                 Some(&rest[..len])
             }
@@ -402,11 +407,6 @@ fn charset_in_content(content: &[u8]) -> Option<&[u8]> {
 fn starts_tag_name(bytes: &[u8]) -> bool {
     let name = bytes.strip_prefix(b"/").unwrap_or(bytes);
     name.first().is_some_and(u8::is_ascii_alphabetic)
-}
-
-/// The prescan's whitespace: tab, line feed, form feed, carriage return and space.
-fn is_space(byte: u8) -> bool {
-    matches!(byte, b'\t' | b'\n' | b'\x0C' | b'\r' | b' ')
 }
 
 fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {

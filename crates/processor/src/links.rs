@@ -228,16 +228,11 @@ fn push_plain_path(path: &str, references: References, out: &mut String) -> bool
             // The byte before a decoded `&amp;` is `;` as written and `&` decoded:
             // neither is the `/` that the dot-segment test looks for.
             b'.' if at > 0 && bytes[at - 1] == b'/' => return false,
-            // `%2e` is a dot to the parser's dot-segment rules (`/%2e%2e/` goes up).
-            b'%' if bytes
-                .get(at + 1..at + 3)
-                .is_some_and(|hex| hex.eq_ignore_ascii_case(b"2e")) =>
-            {
-                return false
-            }
-            b'%' if bytes
-                .get(at + 1..at + 3)
-                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit)) =>
+            // A valid escape, except `%2e`: a dot to the parser's dot-segment rules
+            // (`/%2e%2e/` goes up).
+            b'%' if bytes.get(at + 1..at + 3).is_some_and(|hex| {
+                hex.iter().all(u8::is_ascii_hexdigit) && !hex.eq_ignore_ascii_case(b"2e")
+            }) =>
             {
                 at += 2;
             }
