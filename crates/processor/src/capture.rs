@@ -3,7 +3,8 @@
 //! (see `select`) during the [`tokenize`](crate::scan::tokenize) pass.
 //!
 //! The matcher keeps a stack of open elements the way lol_html does (the results must be
-//! the same): a start tag pushes its element unless it is void; an end tag pops up to
+//! the same): a start tag pushes its element unless it is void (in SVG and MathML
+//! content: unless it is self-closing); an end tag pops up to
 //! the nearest open element of its name, and is ignored when there is none. Nothing is
 //! closed implicitly, except that a rule's match of `li`, `p` and friends ends the
 //! rule's open value of the same name ([`ends_implied`]). The text of a match is the
@@ -21,6 +22,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
+use crate::namespace::Namespace;
 use crate::rules::{CssRule, MAX_ALL_VALUES};
 use crate::scan::{Tag, TextKind, Visitor};
 use crate::select::{short_eq, Combinator, Compound, FastSelector};
@@ -339,7 +341,12 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
                 matched |= bit(k);
             }
         }
-        let void = is_void(lower);
+        // lol_html's stack: in HTML content the void elements stay off it, in foreign
+        // content the self-closing ones.
+        let void = match tag.namespace {
+            Namespace::Html => is_void(lower),
+            Namespace::Svg | Namespace::MathMl => tag.self_closing,
+        };
         if matched & self.subjects != 0 {
             self.select(tag, matched, void);
         }

@@ -3,8 +3,8 @@
 //! supports (`capture`, `select`); links are resolved after it, against the first
 //! `<base href>` wherever it appears. Visible text, and CSS rules with selectors outside
 //! that subset (pseudo-classes such as `:nth-child`, `:not`) or on a page with markup
-//! the tokenizer does not model (`<svg>`, `<math>`, `<!--` in a script), come from one
-//! streaming lol_html pass that runs only when needed.
+//! the tokenizer does not model (`<!--` in a script), come from one streaming lol_html
+//! pass that runs only when needed.
 //!
 //! lol_html builds no tree, so "the text of an element" is the text seen between its
 //! start tag and its end tag. An element closed only implicitly fires no end-tag event:
@@ -444,8 +444,10 @@ mod tests {
 
     /// A random page from pieces that stress the matcher: nesting, unclosed and stray
     /// tags, void and raw-text elements, names in upper case, classes, ids and other
-    /// attributes quoted three ways, character references and whitespace.
-    fn random_page(rng: &mut fastrand::Rng) -> String {
+    /// attributes quoted three ways, character references and whitespace; with
+    /// `foreign`, SVG and MathML too: self-closing tags, CDATA, integration points, the
+    /// tags that break out of foreign content and those that look like raw text there.
+    fn random_page(rng: &mut fastrand::Rng, foreign: bool) -> String {
         const NAMES: [&str; 16] = [
             "div", "p", "a", "li", "ul", "span", "br", "img", "td", "tr", "dt", "option", "DIV",
             "P", "my-el", "b",
@@ -485,25 +487,66 @@ mod tests {
             "<style>div{}</style>",
             "<!-- <div class=a>c</div> -->",
         ];
+        const FOREIGN_NAMES: [&str; 16] = [
+            "svg",
+            "SVG",
+            "math",
+            "path",
+            "g",
+            "title",
+            "desc",
+            "foreignObject",
+            "mi",
+            "mtext",
+            "annotation-xml",
+            "font",
+            "style",
+            "p",
+            "br",
+            "div",
+        ];
+        const FOREIGN_ATTRIBUTES: [&str; 6] = [
+            "color=red",
+            "SIZE",
+            "encoding=text/html",
+            "encoding='Application/XHTML+XML'",
+            "d=M0/",
+            "x=/",
+        ];
+        const FOREIGN_RAW: [&str; 6] = [
+            "<![CDATA[c<p class=a>d]]>",
+            "<![cdata[e]]>",
+            "<![CDATA[f",
+            "<svg><script>s<b class=a>t</b></script></svg>",
+            "<svg/><p class=a>u",
+            "<math><mi>v<div class=a>w</div></mi></math>",
+        ];
+        let pick = |rng: &mut fastrand::Rng, html: &[&'static str], other: &[&'static str]| {
+            if foreign && rng.bool() {
+                other[rng.usize(..other.len())]
+            } else {
+                html[rng.usize(..html.len())]
+            }
+        };
         let mut page = String::new();
         for _ in 0..rng.usize(5..60) {
             match rng.u8(0..10) {
                 0..=4 => {
                     page.push('<');
-                    page.push_str(NAMES[rng.usize(..NAMES.len())]);
+                    page.push_str(pick(rng, &NAMES, &FOREIGN_NAMES));
                     for _ in 0..rng.usize(0..3) {
                         page.push(' ');
-                        page.push_str(ATTRIBUTES[rng.usize(..ATTRIBUTES.len())]);
+                        page.push_str(pick(rng, &ATTRIBUTES, &FOREIGN_ATTRIBUTES));
                     }
                     page.push_str(if rng.u8(0..8) == 0 { "/>" } else { ">" });
                 }
                 5 | 6 => {
                     page.push_str("</");
-                    page.push_str(NAMES[rng.usize(..NAMES.len())]);
+                    page.push_str(pick(rng, &NAMES, &FOREIGN_NAMES));
                     page.push('>');
                 }
                 7 | 8 => page.push_str(TEXTS[rng.usize(..TEXTS.len())]),
-                _ => page.push_str(RAW[rng.usize(..RAW.len())]),
+                _ => page.push_str(pick(rng, &RAW, &FOREIGN_RAW)),
             }
         }
         page
@@ -512,7 +555,7 @@ mod tests {
     /// A random selector of the fast subset: one or two selectors of one to three
     /// compounds, joined by child and descendant combinators.
     fn random_selector(rng: &mut fastrand::Rng) -> String {
-        const TYPES: [&str; 8] = ["div", "p", "a", "li", "span", "*", "*", ""];
+        const TYPES: [&str; 10] = ["div", "p", "a", "li", "span", "path", "title", "*", "*", ""];
         const CONDITIONS: [&str; 9] = [
             ".a",
             ".b",
@@ -553,7 +596,8 @@ mod tests {
         let pages = random_cases::scaled(RANDOM_PAGES);
         let mut compared = 0;
         for _ in 0..pages {
-            let page = random_page(&mut rng);
+            let foreign = rng.bool();
+            let page = random_page(&mut rng, foreign);
             // Four matchers a page, of one to four rules each: rules settle, and stop
             // or keep taking text, while others go on.
             for _ in 0..4 {
@@ -580,7 +624,8 @@ mod tests {
         let url = Url::parse("http://h.example/").unwrap();
         let mut rng = random_cases::rng(5);
         for _ in 0..random_cases::scaled(RANDOM_PAGES / 4) {
-            let page = random_page(&mut rng);
+            let foreign = rng.bool();
+            let page = random_page(&mut rng, foreign);
             // One to four rules, a third of them outside the fast subset (`:not`), so
             // that analyze splits them between the fast pass and lol_html.
             let extract: BTreeMap<String, ExtractRule> = (0..rng.usize(1..=4))
@@ -706,7 +751,28 @@ mod tests {
     }
 
     #[test]
-    fn selectors_outside_the_subset_and_foreign_pages_use_lol_html() {
+    fn svg_and_mathml_content_stays_in_the_fast_pass() {
+        // An icon as pages draw them, with a `<title>` and a `<style>` that hold markup
+        // in SVG, a self-closing `<path/>` and a CDATA section; then MathML with an
+        // integration point, and HTML again after a tag that breaks out of it.
+        let page = "<ul><li class=a>one<svg class=a><title>t <i class=a>i</i></title>\
+            <style>s<b class=a>b</b></style><path class=a d='M0/'/><![CDATA[c<p class=a>]]>\
+            </svg></li><li><math><mi class=a>m<p class=a>p</p></mi><mi class=a/></math>\
+            <svg><p class=a>out</p><path class=a>x</path></ul>";
+        for (selector, attr, all) in [
+            (".a", None, true),
+            ("li .a", None, true),
+            ("svg > .a", Some("class"), true),
+            ("li > svg .a", None, false),
+            ("path.a, mi.a", None, true),
+            ("title i, style b", None, true),
+        ] {
+            assert_fast_pass_agrees(page, &[(selector, attr, all)]);
+        }
+    }
+
+    #[test]
+    fn selectors_outside_the_subset_use_lol_html() {
         let rule = |css: &str| ExtractRule {
             css: Some(css.to_owned()),
             all: true,
@@ -724,8 +790,6 @@ mod tests {
             links: false,
             text: false,
         };
-        // lol_html takes the CDATA section in foreign content as text; the fast
-        // tokenizer would skip it as a bogus comment.
         let page = "<ul><li>a</li><li>b<svg>c<![CDATA[d]]></svg></ul>";
         let mut found = analyze(page, &url, wants, &rules, 1024).css;
         found.sort_by_key(|(i, _, _)| *i);

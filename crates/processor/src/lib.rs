@@ -19,6 +19,7 @@
 //! - `json_check`: the one-pass check that a body is valid JSON, within a depth.
 //! - `html`: an HTML page's summary, links, visible text and CSS rule values.
 //! - `scan`: the fast tokenizer that every HTML record pays for.
+//! - `namespace`: the foreign content of `<svg>` and `<math>`, followed as lol_html does.
 //! - `summary`: the summary and link targets, gathered during that pass.
 //! - `links`: link targets made absolute, with a fast path for the plain forms.
 //! - `select`: the CSS selectors the fast pass evaluates itself.
@@ -40,6 +41,7 @@ mod html;
 mod json;
 mod json_check;
 mod links;
+mod namespace;
 mod processor;
 #[cfg(test)]
 mod random_cases;

@@ -3,19 +3,20 @@
 //!
 //! It follows the HTML tokenizer where it matters for what a record takes from a page
 //! (comments, doctype and bogus comments, quoted and unquoted attribute values, raw text
-//! of `script`, `style` and friends, RCDATA of `title` and `textarea`, `plaintext`).
+//! of `script`, `style` and friends, RCDATA of `title` and `textarea`, `plaintext`), and
+//! the foreign content of `<svg>` and `<math>` as lol_html follows it (`namespace`).
 //! lol_html does the same job several times slower, because it lexes every attribute of
 //! every tag for its selector engine; this tokenizer reads the attributes of a tag only
-//! when a visitor asks for them ([`Visitor::wants_attributes`]), and otherwise only
-//! looks for the tag's end. Not modelled: foreign content (`<svg>`, `<math>`:
-//! a CDATA section is taken as a bogus comment, `<svg><title>` as RCDATA) and the
-//! script-data escape states (`<!--` inside a script). [`tokenize`] says when a page used
-//! either, so that a caller that needs exactness (CSS rules) can fall back to lol_html.
+//! when a visitor asks for them ([`Visitor::wants_attributes`]) or in foreign content,
+//! and otherwise only looks for the tag's end. Not modelled: the script-data escape
+//! states (`<!--` inside a script). [`tokenize`] says when a page used them, so that a
+//! caller that needs exactness (CSS rules) can fall back to lol_html.
 
 use std::borrow::Cow;
 
 use memchr::{memchr, memmem};
 
+use crate::namespace::{Namespace, Namespaces};
 use crate::text::{decode_entities, equal_bytes, find_byte};
 
 /// How the text of a run is to be read.
@@ -30,7 +31,8 @@ pub(crate) enum TextKind {
 /// What receives the tokens of a page, in document order.
 pub(crate) trait Visitor<'a> {
     /// A start tag. Its raw text or RCDATA content, if it has any, is in
-    /// [`Tag::content`] and also follows as a [`Visitor::text`] call.
+    /// [`Tag::content`] and also follows as a [`Visitor::text`] call; a CDATA section
+    /// in foreign content is a [`TextKind::Raw`] text call.
     fn start_tag(&mut self, tag: &Tag<'a>);
     /// An end tag, with its name as written.
     fn end_tag(&mut self, name: &'a str);
@@ -116,11 +118,11 @@ impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
 }
 
 /// Tokenizes `html` into `visitor`. Returns whether the page stayed within what the
-/// tokenizer models: `false` after a `<svg>` or `<math>` start tag or a `<!--` inside
-/// a script.
+/// tokenizer models: `false` after a `<!--` inside a script.
 pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> bool {
     let bytes = html.as_bytes();
     let mut modelled = true;
+    let mut namespaces = Namespaces::default();
     let mut tag = Tag::new(html);
     let mut text_start = 0;
     let mut at = 0;
@@ -134,6 +136,20 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
         let start = lt + 1;
         let Some(&next) = bytes.get(start) else { break };
         let token_end = match next {
+            b'!' if bytes[start + 1..].starts_with(b"[CDATA[")
+                && namespaces.current() != Namespace::Html =>
+            {
+                flush(visitor, text_start, lt);
+                let text = start + b"![CDATA[".len();
+                let (text_end, end) = memmem::find(&bytes[text..], b"]]>")
+                    .map_or((bytes.len(), bytes.len()), |p| (text + p, text + p + 3));
+                if text < text_end && visitor.wants_text() {
+                    visitor.text(&html[text..text_end], TextKind::Raw);
+                }
+                at = end;
+                text_start = end;
+                continue;
+            }
             b'!' => skip_markup_declaration(bytes, start + 1),
             b'?' => skip_past(bytes, start, b'>'),
             b'/' => match bytes.get(start + 1) {
@@ -145,6 +161,9 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                         return modelled;
                     };
                     flush(visitor, text_start, lt);
+                    if namespaces.entered_any() {
+                        namespaces.end_tag(tag.name());
+                    }
                     visitor.end_tag(tag.name());
                     at = end;
                     text_start = end;
@@ -156,21 +175,36 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                 None => break,
             },
             b if b.is_ascii_alphabetic() => {
-                let wants = |name: &[u8]| visitor.wants_attributes(name);
+                // Outside HTML content the tokenizer reads every tag's attributes:
+                // `/>` and `<font color>` change what follows.
+                let outside_html = namespaces.entered_any();
+                let wants = |name: &[u8]| outside_html || visitor.wants_attributes(name);
                 let Some(end) = read_tag(bytes, start, &mut tag, true, wants) else {
                     flush(visitor, text_start, lt);
                     return modelled;
                 };
                 flush(visitor, text_start, lt);
+                // Most pages are HTML content from start to end: there the name is
+                // looked at once, and only `<svg>` and `<math>` take the foreign path.
+                let in_html = if outside_html {
+                    foreign_start_tag(bytes, end, &mut tag, &mut namespaces)
+                } else {
+                    tag.namespace = Namespace::Html;
+                    tag.self_closing = false;
+                    true
+                };
                 let mut after = end;
-                tag.content = None;
-                let mut kind = TextKind::Data;
+                let mut text = None;
                 match tag.lower() {
-                    name @ (b"title" | b"textarea") => after = find_end_tag(bytes, end, name),
+                    _ if !in_html => {}
+                    name @ (b"title" | b"textarea") => {
+                        after = find_end_tag(bytes, end, name);
+                        text = Some(TextKind::Data);
+                    }
                     name @ (b"script" | b"style" | b"xmp" | b"iframe" | b"noembed"
                     | b"noframes" | b"noscript") => {
                         after = find_end_tag(bytes, end, name);
-                        kind = TextKind::Raw;
+                        text = Some(TextKind::Raw);
                         if name == b"script" && memmem::find(&bytes[end..after], b"<!--").is_some()
                         {
                             modelled = false;
@@ -178,17 +212,23 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                     }
                     b"plaintext" => {
                         after = bytes.len();
-                        kind = TextKind::Raw;
+                        text = Some(TextKind::Raw);
                     }
-                    b"svg" | b"math" => modelled = false,
+                    b"svg" | b"math" => {
+                        foreign_start_tag(bytes, end, &mut tag, &mut namespaces);
+                    }
                     _ => {}
                 }
+                tag.text = text;
+                tag.content = None;
                 if after > end {
                     tag.content = Some(&html[end..after]);
                 }
                 visitor.start_tag(&tag);
-                if let Some(content) = tag.content.filter(|_| visitor.wants_text()) {
-                    visitor.text(content, kind);
+                if let Some(content) = tag.content {
+                    if visitor.wants_text() {
+                        visitor.text(content, text.unwrap_or(TextKind::Data));
+                    }
                 }
                 at = after;
                 text_start = after;
@@ -217,9 +257,20 @@ pub(crate) struct Tag<'a> {
     /// A value-less attribute has an empty value range. Empty when no visitor wanted
     /// them ([`Visitor::wants_attributes`]).
     attrs: Attributes,
-    /// The raw text or RCDATA that follows the start tag up to its end tag (or the end
-    /// of the page), when the element has such content and it is not empty.
+    /// How the element's content is read when it is text, not markup: RCDATA
+    /// ([`TextKind::Data`]) for `title` and `textarea`, raw text for `script`, `style`
+    /// and friends; `None` for other elements, and for these in foreign content.
+    pub text: Option<TextKind>,
+    /// That text, up to the element's end tag (or the end of the page), when not empty.
     pub content: Option<&'a str>,
+    /// The namespace of the content the tag opens, as lol_html gives it: SVG or MathML
+    /// for a tag in foreign content (and for `<svg>` and `<math>`), HTML for one that
+    /// breaks out of it or opens an integration point (`<svg><title>`).
+    pub namespace: Namespace,
+    /// The tag ends with `/>`, which makes an element of foreign content empty; read
+    /// only for a tag in foreign content or opening it (`<svg/>`), false for others,
+    /// where the slash means nothing.
+    pub self_closing: bool,
 }
 
 impl<'a> Tag<'a> {
@@ -229,7 +280,10 @@ impl<'a> Tag<'a> {
             name: (0, 0),
             lower: None,
             attrs: Vec::new(),
+            text: None,
             content: None,
+            namespace: Namespace::Html,
+            self_closing: false,
         }
     }
 
@@ -262,6 +316,13 @@ impl<'a> Tag<'a> {
             .iter()
             .find(is_name)
             .map(|&(_, _, vs, ve)| &self.html[vs..ve])
+    }
+
+    /// Every attribute, name and value as written, in order.
+    pub(crate) fn attributes(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
+        self.attrs
+            .iter()
+            .map(|&(ns, ne, vs, ve)| (&self.html[ns..ne], &self.html[vs..ve]))
     }
 
     /// The first attribute named `name` (lower case), character references decoded.
@@ -377,6 +438,40 @@ fn read_attributes(
     }
 }
 
+/// Follows a start tag that stands outside HTML content or opens foreign content,
+/// setting [`Tag::namespace`] and [`Tag::self_closing`] (and reading the tag's
+/// attributes, if nobody wanted them). Returns whether the tag stood in HTML content.
+#[cold]
+#[inline(never)]
+fn foreign_start_tag(
+    bytes: &[u8],
+    end: usize,
+    tag: &mut Tag<'_>,
+    namespaces: &mut Namespaces,
+) -> bool {
+    let name_end = tag.name.1;
+    if tag.attrs.is_empty() && bytes[name_end] != b'>' {
+        read_attributes(bytes, name_end, Some(&mut tag.attrs));
+    }
+    tag.self_closing = ends_self_closing(bytes, end, tag);
+    let in_html = namespaces.start_tag(tag);
+    tag.namespace = namespaces.current();
+    in_html
+}
+
+/// Whether the tag read into `tag`, which ends just before `end`, ends with `/>`: a
+/// slash that is not the end of an unquoted value (`<a href=/x/>` is not, `<a x/>` and
+/// `<a x='y'/>` are). The tag's attributes must have been read.
+fn ends_self_closing(bytes: &[u8], end: usize, tag: &Tag<'_>) -> bool {
+    let slash = end - 2;
+    bytes[slash] == b'/'
+        && slash >= tag.name.1
+        && !tag
+            .attrs
+            .last()
+            .is_some_and(|&(_, _, vs, ve)| vs <= slash && slash < ve)
+}
+
 /// [`read_attributes`] for a tag whose attributes nobody reads: only a quoted value can
 /// hide a `>`, so when a `>` comes before any quote, it is the tag's end.
 #[inline(always)]
@@ -475,7 +570,8 @@ mod tests {
     use super::*;
 
     /// Every token as a line: `<name`, `</name`, `"text"` or `raw"text"`; a start tag
-    /// with its `href` when the log reads attributes.
+    /// with its `href` when the log reads attributes, and the namespace it opens when
+    /// not HTML (` svg`, ` math`), and `/` when it is self-closing.
     struct Log {
         lines: Vec<String>,
         attributes: bool,
@@ -484,8 +580,17 @@ mod tests {
     impl<'a> Visitor<'a> for Log {
         fn start_tag(&mut self, tag: &Tag<'a>) {
             let href = tag.get("href").map(|h| format!(" href={h}"));
-            self.lines
-                .push(format!("<{}{}", tag.name(), href.unwrap_or_default()));
+            let namespace = match tag.namespace {
+                Namespace::Html => "",
+                Namespace::Svg => " svg",
+                Namespace::MathMl => " math",
+            };
+            let slash = if tag.self_closing { "/" } else { "" };
+            self.lines.push(format!(
+                "<{}{}{namespace}{slash}",
+                tag.name(),
+                href.unwrap_or_default()
+            ));
         }
 
         fn end_tag(&mut self, name: &'a str) {
@@ -608,10 +713,77 @@ mod tests {
     }
 
     #[test]
-    fn foreign_content_and_script_escapes_are_reported() {
-        assert!(!tokens("<p><svg><title>x</title></svg>").1);
-        assert!(!tokens("<MATH></MATH>").1);
+    fn script_escapes_are_reported() {
         assert!(!tokens("<script><!-- <script></script> --></script>").1);
         assert!(tokens("<p>svg math <!-- x --></p><script>a < b</script>").1);
+    }
+
+    #[test]
+    fn svg_holds_markup_where_html_holds_text_and_cdata_is_text() {
+        let (log, modelled) = tokens(
+            "<svg><style>s<tspan>t</tspan></style><path d='M0/'/><g/ ><x y=z/>\
+             <![CDATA[<i>c</i>]]></svg><style><b></style><![CDATA[d]]>e",
+        );
+        assert_eq!(
+            log,
+            [
+                "<svg svg",
+                "<style svg",
+                r#""s""#,
+                "<tspan svg",
+                r#""t""#,
+                "</tspan",
+                "</style",
+                "<path svg/",
+                "<g svg",
+                "<x svg",
+                r#"raw"<i>c</i>""#,
+                "</svg",
+                "<style",
+                r#"raw"<b>""#,
+                "</style",
+                r#""e""#,
+            ]
+        );
+        assert!(modelled);
+    }
+
+    #[test]
+    fn html_tags_break_out_of_foreign_content_and_integration_points_hold_html() {
+        let (log, _) = tokens(
+            "<svg><p><title>a<i>b</i></title><svg/><desc>c<title>d</title></desc>\
+             <desc/><font size=1><math><mi><title>e</title></mi><font><font color=red>",
+        );
+        assert_eq!(
+            log,
+            [
+                "<svg svg",
+                // `<p>` leaves the SVG: the title is HTML's, RCDATA.
+                "<p",
+                "<title",
+                r#""a<i>b</i>""#,
+                "</title",
+                // `<svg/>` opens SVG content all the same, as lol_html has it.
+                "<svg svg/",
+                // An integration point: HTML inside, until its end tag.
+                "<desc",
+                r#""c""#,
+                "<title",
+                r#""d""#,
+                // Any `</title>` ends the integration point (lol_html's simplification).
+                "</title",
+                "</desc",
+                "<desc svg/",
+                "<font",
+                "<math math",
+                "<mi",
+                "<title",
+                r#""e""#,
+                "</title",
+                "</mi",
+                "<font math",
+                "<font",
+            ]
+        );
     }
 }

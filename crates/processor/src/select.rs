@@ -8,8 +8,10 @@
 //! attribute values are compared as written (character references not decoded), type
 //! and attribute names ignore case, classes and ids do not, and a value of the HTML
 //! attributes that selectors treat as case-insensitive (`type`, `lang`, ...) ignores
-//! ASCII case unless the selector says `s`.
+//! ASCII case on an HTML element (not on one of SVG or MathML) unless the selector says
+//! `s`.
 
+use crate::namespace::Namespace;
 use crate::scan::Tag;
 
 /// A parsed selector list of the supported subset.
@@ -53,8 +55,20 @@ enum Condition {
         name: String,
         /// `None` for `[a]`.
         test: Option<(Operator, String)>,
-        ignore_case: bool,
+        case: ValueCase,
     },
+}
+
+/// How an attribute selector compares values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueCase {
+    /// As written (`s`, and most attributes).
+    Sensitive,
+    /// Ignoring ASCII case (`i`).
+    Insensitive,
+    /// Ignoring ASCII case on HTML elements, not on those of SVG or MathML: one of
+    /// [`CASE_INSENSITIVE_ATTRIBUTES`], without `i` or `s`.
+    InsensitiveOnHtml,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -171,19 +185,20 @@ impl Condition {
                             .any(|c| short_eq(c, class.as_bytes())))
             }),
             Condition::Id(id) => tag.raw("id") == Some(id.as_str()),
-            Condition::Attr {
-                name,
-                test,
-                ignore_case,
-            } => {
+            Condition::Attr { name, test, case } => {
                 let Some(actual) = tag.raw(name) else {
                     return false;
                 };
                 let Some((operator, value)) = test else {
                     return true;
                 };
+                let ignore_case = match case {
+                    ValueCase::Sensitive => false,
+                    ValueCase::Insensitive => true,
+                    ValueCase::InsensitiveOnHtml => tag.namespace == Namespace::Html,
+                };
                 let eq = |a: &str, b: &str| {
-                    if *ignore_case {
+                    if ignore_case {
                         a.eq_ignore_ascii_case(b)
                     } else {
                         a == b
@@ -319,7 +334,7 @@ impl<'s> Input<'s> {
             return Some(Condition::Attr {
                 name,
                 test: None,
-                ignore_case: false,
+                case: ValueCase::Sensitive,
             });
         }
         let operator = [
@@ -348,19 +363,21 @@ impl<'s> Input<'s> {
         }
         .to_owned();
         let spaced = self.skip_space();
-        let ignore_case = if spaced && (self.eat("i") || self.eat("I")) {
-            true
+        let case = if spaced && (self.eat("i") || self.eat("I")) {
+            ValueCase::Insensitive
         } else if spaced && (self.eat("s") || self.eat("S")) {
-            false
+            ValueCase::Sensitive
+        } else if CASE_INSENSITIVE_ATTRIBUTES.contains(&name.as_str()) {
+            ValueCase::InsensitiveOnHtml
         } else {
-            CASE_INSENSITIVE_ATTRIBUTES.contains(&name.as_str())
+            ValueCase::Sensitive
         };
         self.skip_space();
         self.expect("]")?;
         Some(Condition::Attr {
             name,
             test: Some((operator, value)),
-            ignore_case,
+            case,
         })
     }
 
