@@ -3,14 +3,13 @@
 //!
 //! It follows the HTML tokenizer where it matters for what a record takes from a page
 //! (comments, doctype and bogus comments, quoted and unquoted attribute values, raw text
-//! of `script`, `style` and friends, RCDATA of `title` and `textarea`, `plaintext`), and
-//! the foreign content of `<svg>` and `<math>` as lol_html follows it (`namespace`).
+//! of `script`, `style` and friends with the script-data escape states, RCDATA of
+//! `title` and `textarea`, `plaintext`), and the foreign content of `<svg>` and `<math>`
+//! as lol_html follows it (`namespace`).
 //! lol_html does the same job several times slower, because it lexes every attribute of
 //! every tag for its selector engine; this tokenizer reads the attributes of a tag only
 //! when a visitor asks for them ([`Visitor::wants_attributes`]) or in foreign content,
-//! and otherwise only looks for the tag's end. Not modelled: the script-data escape
-//! states (`<!--` inside a script). [`tokenize`] says when a page used them, so that a
-//! caller that needs exactness (CSS rules) can fall back to lol_html.
+//! and otherwise only looks for the tag's end.
 
 use std::borrow::Cow;
 
@@ -117,11 +116,9 @@ impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
     }
 }
 
-/// Tokenizes `html` into `visitor`. Returns whether the page stayed within what the
-/// tokenizer models: `false` after a `<!--` inside a script.
-pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> bool {
+/// Tokenizes `html` into `visitor`.
+pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) {
     let bytes = html.as_bytes();
-    let mut modelled = true;
     let mut namespaces = Namespaces::default();
     let mut tag = Tag::new(html);
     let mut text_start = 0;
@@ -158,7 +155,7 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                     let Some(end) = read_tag(bytes, start + 1, &mut tag, false, |_| false) else {
                         // A tag cut off by the end of the page is dropped.
                         flush(visitor, text_start, lt);
-                        return modelled;
+                        return;
                     };
                     flush(visitor, text_start, lt);
                     if namespaces.entered_any() {
@@ -181,7 +178,7 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                 let wants = |name: &[u8]| outside_html || visitor.wants_attributes(name);
                 let Some(end) = read_tag(bytes, start, &mut tag, true, wants) else {
                     flush(visitor, text_start, lt);
-                    return modelled;
+                    return;
                 };
                 flush(visitor, text_start, lt);
                 // Most pages are HTML content from start to end: there the name is
@@ -205,9 +202,11 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
                     | b"noframes" | b"noscript") => {
                         after = find_end_tag(bytes, end, name);
                         text = Some(TextKind::Raw);
+                        // Only a `<!--` can hide an end tag from a script (in the rare
+                        // double-escaped state): the careful scan runs after one only.
                         if name == b"script" && memmem::find(&bytes[end..after], b"<!--").is_some()
                         {
-                            modelled = false;
+                            after = escaped_script_end(bytes, end);
                         }
                     }
                     b"plaintext" => {
@@ -245,7 +244,6 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) -> boo
         text_start = token_end;
     }
     flush(visitor, text_start, bytes.len());
-    modelled
 }
 
 /// One start or end tag: its name and attributes, as byte ranges of the page.
@@ -565,6 +563,89 @@ fn find_end_tag(bytes: &[u8], mut at: usize, name: &[u8]) -> usize {
     bytes.len()
 }
 
+/// Where the `</script` that ends a script whose content starts at `at` starts, or the
+/// end of the page, through the script-data escape states as lol_html follows them: after
+/// `<!--` a `<script` (double-escaped) hides the next `</script>`, and `-->` ends that.
+fn escaped_script_end(bytes: &[u8], mut at: usize) -> usize {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum State {
+        Data,
+        Escaped,
+        EscapedDashDash,
+        DoubleEscaped,
+        DoubleEscapedDashDash,
+    }
+    use State::*;
+    let script_then = |at: usize| {
+        bytes.len() > at + 6
+            && bytes[at..at + 6].eq_ignore_ascii_case(b"script")
+            && matches!(
+                bytes[at + 6],
+                b'\t' | b'\n' | b'\x0C' | b'\r' | b' ' | b'/' | b'>'
+            )
+    };
+    let mut state = Data;
+    while let Some(&byte) = bytes.get(at) {
+        let rest = &bytes[at..];
+        state = match (state, byte) {
+            (Data | Escaped | EscapedDashDash, b'<') if rest.get(1) == Some(&b'/') => {
+                if script_then(at + 2) {
+                    return at;
+                }
+                at += 2;
+                if state == Data {
+                    Data
+                } else {
+                    Escaped
+                }
+            }
+            (Data, b'<') if rest.starts_with(b"<!--") => {
+                at += 4;
+                EscapedDashDash
+            }
+            (Escaped | EscapedDashDash, b'<') if script_then(at + 1) => {
+                at += 8;
+                DoubleEscaped
+            }
+            (DoubleEscaped | DoubleEscapedDashDash, b'<')
+                if rest.get(1) == Some(&b'/') && script_then(at + 2) =>
+            {
+                at += 9;
+                Escaped
+            }
+            (Escaped | DoubleEscaped, b'-') if rest.starts_with(b"--") => {
+                at += 2;
+                if state == Escaped {
+                    EscapedDashDash
+                } else {
+                    DoubleEscapedDashDash
+                }
+            }
+            (EscapedDashDash | DoubleEscapedDashDash, b'-') => {
+                at += 1;
+                state
+            }
+            (EscapedDashDash | DoubleEscapedDashDash, b'>') => {
+                at += 1;
+                Data
+            }
+            (EscapedDashDash, _) => {
+                at += 1;
+                Escaped
+            }
+            (DoubleEscapedDashDash, _) => {
+                at += 1;
+                DoubleEscaped
+            }
+            (Data | Escaped | DoubleEscaped, _) => {
+                at += 1;
+                state
+            }
+        };
+    }
+    bytes.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -611,16 +692,16 @@ mod tests {
         }
     }
 
-    fn tokens_reading_attributes(html: &str, attributes: bool) -> (Vec<String>, bool) {
+    fn tokens_reading_attributes(html: &str, attributes: bool) -> Vec<String> {
         let mut log = Log {
             lines: Vec::new(),
             attributes,
         };
-        let modelled = tokenize(html, &mut log);
-        (log.lines, modelled)
+        tokenize(html, &mut log);
+        log.lines
     }
 
-    fn tokens(html: &str) -> (Vec<String>, bool) {
+    fn tokens(html: &str) -> Vec<String> {
         tokens_reading_attributes(html, true)
     }
 
@@ -641,27 +722,27 @@ mod tests {
             "<div a=x ".to_owned(),
         ];
         for page in &pages {
-            let (read, modelled) = tokens_reading_attributes(page, true);
+            let read = tokens_reading_attributes(page, true);
             let without_hrefs: Vec<String> = read
                 .iter()
                 .map(|line| line.split(" href=").next().unwrap_or_default().to_owned())
                 .collect();
             assert_eq!(
                 tokens_reading_attributes(page, false),
-                (without_hrefs, modelled),
+                without_hrefs,
                 "{page}"
             );
         }
         // The pages do have tags that end only past a quoted `>`.
         assert_eq!(
-            tokens(&pages[0]).0,
+            tokens(&pages[0]),
             ["<div", r#""t""#, "</div", "<p", r#""u""#]
         );
     }
 
     #[test]
     fn reads_quoted_unquoted_and_valueless_attributes() {
-        let (log, _) = tokens(
+        let log = tokens(
             "<a x y = 'q>' href = \"/1\"><A HREF=/2?a=1&amp;b=2><a disabled href><area href=/4 />",
         );
         assert_eq!(
@@ -680,7 +761,7 @@ mod tests {
         let page = "a<!-- <b> --!>b<!-->c<!doctype html><? <i> >d\
             <script>x = '<a>'; '</scriptx>'</SCRIPT >\
             <textarea>&lt;t</textarea></a href='>'>e < f</>g<a href=/cut";
-        let (log, modelled) = tokens(page);
+        let log = tokens(page);
         assert_eq!(
             log,
             [
@@ -699,28 +780,58 @@ mod tests {
                 r#""g""#,
             ]
         );
-        assert!(modelled);
     }
 
     #[test]
     fn plaintext_and_a_trailing_lt_are_text() {
-        assert_eq!(tokens("x<").0, [r#""x<""#]);
-        assert_eq!(tokens("x</").0, [r#""x</""#]);
+        assert_eq!(tokens("x<"), [r#""x<""#]);
+        assert_eq!(tokens("x</"), [r#""x</""#]);
         assert_eq!(
-            tokens("<plaintext></plaintext><b>").0,
+            tokens("<plaintext></plaintext><b>"),
             ["<plaintext", r#"raw"</plaintext><b>""#]
         );
     }
 
     #[test]
-    fn script_escapes_are_reported() {
-        assert!(!tokens("<script><!-- <script></script> --></script>").1);
-        assert!(tokens("<p>svg math <!-- x --></p><script>a < b</script>").1);
+    fn a_script_ends_where_its_escape_states_say() {
+        // (content, where the script's text ends)
+        let cases = [
+            // Escaped, not double-escaped: the first `</script>` ends it.
+            ("<!-- a </script> b --></script>", "<!-- a "),
+            // `<script` inside `<!--` hides the next `</script>`; `-->` ends that.
+            (
+                "<!-- <script> x </script> y --></script>",
+                "<!-- <script> x </script> y -->",
+            ),
+            (
+                "<!--<SCRIPT/></SCRIPT>--></script>",
+                "<!--<SCRIPT/></SCRIPT>-->",
+            ),
+            // Double-escaped until `</script>` takes it back to escaped only.
+            ("<!--<script></script></script>", "<!--<script></script>"),
+            ("<!-->x</script>", "<!-->x"),
+            ("<!-x<script></script>", "<!-x<script>"),
+            ("<!-- <scripts> </script>", "<!-- <scripts> "),
+            (
+                "<!-- --->>-- <script>-->--></script>",
+                "<!-- --->>-- <script>-->-->",
+            ),
+            ("<!-- <script> never ends", "<!-- <script> never ends"),
+        ];
+        for (content, text) in cases {
+            let page = format!("<script>{content}");
+            let mut expected = vec!["<script".to_owned(), format!("raw{text:?}")];
+            if text.len() < content.len() {
+                expected.push("</script".to_owned());
+            }
+            let log = tokens(&page);
+            assert_eq!(log[..expected.len()], expected, "{page}");
+        }
     }
 
     #[test]
     fn svg_holds_markup_where_html_holds_text_and_cdata_is_text() {
-        let (log, modelled) = tokens(
+        let log = tokens(
             "<svg><style>s<tspan>t</tspan></style><path d='M0/'/><g/ ><x y=z/>\
              <![CDATA[<i>c</i>]]></svg><style><b></style><![CDATA[d]]>e",
         );
@@ -745,12 +856,11 @@ mod tests {
                 r#""e""#,
             ]
         );
-        assert!(modelled);
     }
 
     #[test]
     fn html_tags_break_out_of_foreign_content_and_integration_points_hold_html() {
-        let (log, _) = tokens(
+        let log = tokens(
             "<svg><p><title>a<i>b</i></title><svg/><desc>c<title>d</title></desc>\
              <desc/><font size=1><math><mi><title>e</title></mi><font><font color=red>",
         );

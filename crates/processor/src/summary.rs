@@ -189,7 +189,7 @@ mod tests {
     /// a drawing and the summary skips (see `svg_titles_do_not_name_the_page`).
     #[test]
     fn hrefs_and_title_are_the_ones_lol_html_reads_on_random_pages() {
-        const PIECES: [&str; 50] = [
+        const PIECES: [&str; 53] = [
             "<a href=/u>",
             "<a href='/s q'>",
             "<a href=\"/d>q\">",
@@ -240,26 +240,24 @@ mod tests {
             "<desc>",
             "<p>",
             "<![CDATA[ <a href=/cd2> ]]>",
+            "<!--<script>",
+            "-->",
+            "<script><!--",
         ];
         let mut rng = random_cases::rng(3);
         let pages = random_cases::scaled(RANDOM_PAGES);
-        let mut compared = 0;
         for _ in 0..pages {
             let page: String = (0..rng.usize(1..24))
                 .map(|_| PIECES[rng.usize(..PIECES.len())])
                 .collect();
             let mut visitor = SummaryVisitor::new(true, true, 1024);
-            if !tokenize(&page, &mut visitor) {
-                continue; // Not modelled (a `<!--` in a script): lol_html takes over.
-            }
+            tokenize(&page, &mut visitor);
             let (hrefs, title) = lol_html_hrefs_and_title(&page);
             assert_eq!(visitor.found.hrefs, hrefs, "{page}");
             if !page.contains("<svg") && !page.contains("<math") {
                 assert_eq!(visitor.found.title, title, "{page}");
             }
-            compared += 1;
         }
-        assert!(compared > pages / 2, "{compared}");
     }
 
     /// Pages [`hrefs_and_title_are_the_ones_lol_html_reads_on_random_pages`] compares: a
