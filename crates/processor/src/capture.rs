@@ -22,7 +22,6 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::namespace::Namespace;
 use crate::rules::{CssRule, MAX_ALL_VALUES};
 use crate::scan::{Tag, TextKind, Visitor};
 use crate::select::{short_eq, Combinator, Compound, FastSelector};
@@ -34,31 +33,6 @@ pub(crate) fn ends_implied(name: &[u8]) -> bool {
     matches!(
         name,
         b"li" | b"p" | b"dt" | b"dd" | b"option" | b"tr" | b"td" | b"th"
-    )
-}
-
-/// Whether an element of this lower-case name has no content (lol_html's list): it
-/// is never pushed on the stack.
-fn is_void(name: &[u8]) -> bool {
-    matches!(
-        name,
-        b"area"
-            | b"base"
-            | b"basefont"
-            | b"bgsound"
-            | b"br"
-            | b"col"
-            | b"embed"
-            | b"hr"
-            | b"img"
-            | b"input"
-            | b"keygen"
-            | b"link"
-            | b"meta"
-            | b"param"
-            | b"source"
-            | b"track"
-            | b"wbr"
     )
 }
 
@@ -341,12 +315,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
                 matched |= bit(k);
             }
         }
-        // lol_html's stack: in HTML content the void elements stay off it, in foreign
-        // content the self-closing ones.
-        let void = match tag.namespace {
-            Namespace::Html => is_void(lower),
-            Namespace::Svg | Namespace::MathMl => tag.self_closing,
-        };
+        let void = !tag.stays_open();
         if matched & self.subjects != 0 {
             self.select(tag, matched, void);
         }
@@ -507,7 +476,7 @@ enum Ancestors {
 /// standard library's `eq_ignore_ascii_case` calls out to a loop over chunks, and tag
 /// names are a few bytes (17 instructions less per element, measured). Bytes are
 /// compared as they are first: a page mostly writes a name the same way each time.
-fn same_name(a: &str, b: &str) -> bool {
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

@@ -21,6 +21,7 @@
 //! - `scan`: the fast tokenizer that every HTML record pays for.
 //! - `namespace`: the foreign content of `<svg>` and `<math>`, followed as lol_html does.
 //! - `summary`: the summary and link targets, gathered during that pass.
+//! - `visible`: the visible text, gathered during that pass.
 //! - `links`: link targets made absolute, with a fast path for the plain forms.
 //! - `select`: the CSS selectors the fast pass evaluates itself.
 //! - `capture`: CSS rule values, and their evaluation during the fast pass.
@@ -51,6 +52,7 @@ mod scan;
 mod select;
 mod summary;
 mod text;
+mod visible;
 
 pub use processor::Processor;
 pub use rules::{CompiledRules, RuleError};

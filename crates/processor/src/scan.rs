@@ -316,6 +316,16 @@ impl<'a> Tag<'a> {
             .map(|&(_, _, vs, ve)| &self.html[vs..ve])
     }
 
+    /// Whether the element stays open after its start tag, as lol_html's stack of open
+    /// elements has it: not a void element (`br`, `img`, ...) in HTML content, not a
+    /// self-closing one in foreign content.
+    pub(crate) fn stays_open(&self) -> bool {
+        match self.namespace {
+            Namespace::Html => !is_void(self.lower()),
+            Namespace::Svg | Namespace::MathMl => !self.self_closing,
+        }
+    }
+
     /// Every attribute, name and value as written, in order.
     pub(crate) fn attributes(&self) -> impl Iterator<Item = (&'a str, &'a str)> + '_ {
         self.attrs
@@ -327,6 +337,30 @@ impl<'a> Tag<'a> {
     pub(crate) fn get(&self, name: &str) -> Option<Cow<'a, str>> {
         self.raw(name).map(decode_entities)
     }
+}
+
+/// Whether an HTML element of this lower-case name has no content (lol_html's list).
+fn is_void(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"area"
+            | b"base"
+            | b"basefont"
+            | b"bgsound"
+            | b"br"
+            | b"col"
+            | b"embed"
+            | b"hr"
+            | b"img"
+            | b"input"
+            | b"keygen"
+            | b"link"
+            | b"meta"
+            | b"param"
+            | b"source"
+            | b"track"
+            | b"wbr"
+    )
 }
 
 /// Reads a tag whose name starts at `at`, filling `tag` (for a `start` tag, its

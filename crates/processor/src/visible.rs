@@ -1,0 +1,148 @@
+//! A page's visible text, gathered during the [`tokenize`] pass: the text of the page
+//! outside `template` elements that is neither raw text (`script`, `style`, ...), RCDATA
+//! (`title`, `textarea`) nor CDATA, character references decoded, whitespace collapsed,
+//! with a word break where a block element (`p`, `div`, `li`, ...) starts.
+//!
+//! It gives what the lol_html pass gives (the differential test in `html` compares
+//! them): an element is inside a `template` while the template is on lol_html's stack of
+//! open elements, which an end tag pops up to the nearest open element of its name.
+//!
+//! [`tokenize`]: crate::scan::tokenize
+
+use crate::capture::{same_name, MAX_OPEN_ELEMENTS};
+use crate::scan::{Tag, TextKind, Visitor};
+use crate::text::{decode_entities, Collapser};
+
+/// [`BLOCK_ELEMENTS`] and [`is_block`] from one list.
+macro_rules! block_elements {
+    ($($name:literal),* $(,)?) => {
+        /// The elements whose start separates words in the visible text, lower case.
+        pub(crate) const BLOCK_ELEMENTS: &[&[u8]] = &[$($name),*];
+
+        /// Whether an element of this lower-case name is one of [`BLOCK_ELEMENTS`]: a
+        /// match, not a search, since every start tag asks.
+        fn is_block(name: &[u8]) -> bool {
+            matches!(name, $($name)|*)
+        }
+    };
+}
+
+block_elements![
+    b"p",
+    b"div",
+    b"br",
+    b"li",
+    b"dt",
+    b"dd",
+    b"tr",
+    b"td",
+    b"th",
+    b"h1",
+    b"h2",
+    b"h3",
+    b"h4",
+    b"h5",
+    b"h6",
+    b"section",
+    b"article",
+    b"header",
+    b"footer",
+    b"nav",
+    b"aside",
+    b"main",
+    b"blockquote",
+    b"pre",
+    b"ul",
+    b"ol",
+    b"table",
+    b"form",
+    b"hr",
+    b"option",
+];
+
+/// A [`Visitor`] that gathers the visible text.
+pub(crate) struct VisibleText<'a> {
+    text: Collapser,
+    /// The open elements, outermost first: name as written, and whether it is a
+    /// `template`.
+    stack: Vec<(&'a str, bool)>,
+    /// How many `template`s are on the stack: text is visible only when none is.
+    templates: usize,
+    /// The next text run is the RCDATA or raw text of the element just started.
+    element_text_next: bool,
+    /// The page opened more than [`MAX_OPEN_ELEMENTS`] elements: the visitor stopped,
+    /// and lol_html, linear on such pages, takes the text.
+    gave_up: bool,
+}
+
+impl<'a> VisibleText<'a> {
+    /// A visitor whose text is capped at `max_text` bytes.
+    pub(crate) fn new(max_text: usize) -> Self {
+        VisibleText {
+            text: Collapser::new(max_text),
+            stack: Vec::new(),
+            templates: 0,
+            element_text_next: false,
+            gave_up: false,
+        }
+    }
+
+    /// The text and whether the cap cut it; `None` when the visitor gave up on the page.
+    pub(crate) fn finish(self) -> Option<(String, bool)> {
+        (!self.gave_up).then(|| self.text.finish())
+    }
+}
+
+impl<'a> Visitor<'a> for VisibleText<'a> {
+    fn start_tag(&mut self, tag: &Tag<'a>) {
+        if self.gave_up {
+            return;
+        }
+        let name = tag.lower();
+        if is_block(name) {
+            self.text.separate();
+        }
+        self.element_text_next = tag.content.is_some();
+        if tag.stays_open() {
+            if self.stack.len() == MAX_OPEN_ELEMENTS {
+                self.gave_up = true;
+                self.stack = Vec::new();
+                return;
+            }
+            let template = name == b"template";
+            self.templates += usize::from(template);
+            self.stack.push((tag.name(), template));
+        }
+    }
+
+    fn end_tag(&mut self, name: &'a str) {
+        let Some(depth) = self
+            .stack
+            .iter()
+            .rposition(|(open, _)| same_name(open, name))
+        else {
+            return;
+        };
+        if self.templates > 0 {
+            self.templates -= self.stack[depth..].iter().filter(|(_, t)| *t).count();
+        }
+        self.stack.truncate(depth);
+    }
+
+    fn text(&mut self, text: &'a str, kind: TextKind) {
+        if std::mem::take(&mut self.element_text_next) || self.gave_up {
+            return;
+        }
+        if kind == TextKind::Data && self.templates == 0 {
+            self.text.push(&decode_entities(text));
+        }
+    }
+
+    fn wants_text(&self) -> bool {
+        !self.gave_up
+    }
+
+    fn wants_attributes(&self, _: &[u8]) -> bool {
+        false
+    }
+}
