@@ -1,6 +1,6 @@
 //! Processing throughput on one core: a 30 KiB HTML page with 200 links and a 1 KiB
-//! JSON document, with and without extraction rules, and the page again with 20 inline
-//! SVG icons, as most pages draw theirs (3 KiB more). The speed goals (issue 4: at least
+//! JSON document, with and without extraction rules (and the page's visible text), and
+//! the page again with 20 inline SVG icons, as most pages draw theirs (3 KiB more). The speed goals (issue 4: at least
 //! 20,000 pages/s and 200,000 documents/s) live here, not in tests.
 //!
 //! Each iteration is what a processor thread does with a full batch from a fetcher (64
@@ -24,7 +24,7 @@ use lol_html::{element, text, HtmlRewriter, Settings};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use trawl_core::fetch::{FetchOutcome, FetchTask, ResponseHead};
-use trawl_core::job::{ExtractRule, JobContext, JobOptions};
+use trawl_core::job::{ExtractRule, JobContext, JobOptions, ProcessPart};
 use trawl_core::settings::ProcessorSettings;
 use trawl_processor::Processor;
 
@@ -187,6 +187,20 @@ fn cases() -> Vec<Case> {
         ),
         case(
             "html_30k_200_links",
+            "summary+links+text",
+            html,
+            &page,
+            JobOptions {
+                process: Some(vec![
+                    ProcessPart::Html,
+                    ProcessPart::Links,
+                    ProcessPart::Text,
+                ]),
+                ..Default::default()
+            },
+        ),
+        case(
+            "html_30k_200_links",
             "summary+links+css",
             html,
             &page,
@@ -268,6 +282,15 @@ fn prepare(case: &Case) -> (Batches, Processor) {
     );
     if !record["html"].is_null() {
         assert_eq!(record["html"]["links"].as_array().map(Vec::len), Some(200));
+    }
+    if case
+        .options
+        .process
+        .as_ref()
+        .is_some_and(|p| p.contains(&ProcessPart::Text))
+    {
+        let text = record["text"].as_str().expect("the page's text");
+        assert!(text.len() > 10_000 && text.contains("SKU-199"), "{text}");
     }
     let extract = record["extract"].as_object().expect("an extract object");
     assert!(extract.values().all(|v| !v.is_null()), "{extract:?}");
