@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::rules::{CssRule, MAX_ALL_VALUES};
 use crate::scan::{Tag, TextKind, Visitor};
-use crate::select::{short_eq, Combinator, Compound, FastSelector};
+use crate::select::{short_eq, Combinator, Compound, FastSelector, Position};
 use crate::text::{decode_entities, Collapser};
 
 /// Whether the start tag of an element of this lower-case name ends a rule's open value
@@ -143,6 +143,14 @@ pub(crate) struct RuleMatcher<'r, 'a> {
     subjects: CompoundSet,
     /// The open elements, outermost first.
     stack: Vec<OpenElement<'a>>,
+    /// How many elements the page has started outside any open element.
+    top_level_children: i32,
+    /// Some compound uses `:nth-of-type`: [`RuleMatcher::types`] is kept.
+    counts_types: bool,
+    /// How many children of each name the open elements have had so far, as (depth of
+    /// the children, a child's name as written, count), by depth: lol_html's typed
+    /// child counters.
+    types: Vec<(usize, &'a str, i32)>,
     /// Some rule has a value taking text: text runs (most tokens) are looked at only
     /// then.
     capturing: bool,
@@ -157,6 +165,8 @@ struct OpenElement<'a> {
     name: &'a str,
     /// The compounds it matched.
     matched: CompoundSet,
+    /// How many children it has had so far.
+    children: i32,
 }
 
 /// One rule and its state during the pass.
@@ -238,12 +248,15 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         }
         RuleMatcher {
             rules,
+            counts_types: compounds.iter().any(|c| c.counts_types()),
             compounds,
             by_type,
             any_type,
             live,
             subjects,
             stack: Vec::new(),
+            top_level_children: 0,
+            types: Vec::new(),
             capturing: false,
             gave_up: false,
         }
@@ -306,12 +319,13 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
     #[inline(never)]
     fn open_element(&mut self, tag: &Tag<'a>) {
         let lower = tag.lower();
+        let position = self.add_child(tag.name());
         let mut candidates = self.candidates(lower);
         let mut matched = 0;
         while candidates != 0 {
             let k = candidates.trailing_zeros() as usize;
             candidates &= candidates - 1;
-            if self.compounds[k].matches_conditions(tag) {
+            if self.compounds[k].matches_conditions(tag, position) {
                 matched |= bit(k);
             }
         }
@@ -327,6 +341,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             self.stack.push(OpenElement {
                 name: tag.name(),
                 matched,
+                children: 0,
             });
         }
     }
@@ -380,9 +395,48 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
             return;
         };
         self.stack.truncate(depth);
+        while self.types.last().is_some_and(|&(d, _, _)| d > depth) {
+            self.types.pop();
+        }
         if self.capturing {
             self.end_values(depth);
         }
+    }
+
+    /// Counts a child named `name` (as written) of the element on top of the stack, and
+    /// returns where it stands among that element's children.
+    fn add_child(&mut self, name: &'a str) -> Position {
+        let depth = self.stack.len();
+        let children = match self.stack.last_mut() {
+            Some(parent) => &mut parent.children,
+            None => &mut self.top_level_children,
+        };
+        *children += 1;
+        let mut position = Position {
+            index: *children,
+            index_of_type: 0,
+        };
+        if self.counts_types {
+            // The counts of this depth are the last ones: deeper ones went with the
+            // element whose end tag popped them.
+            let same = self
+                .types
+                .iter_mut()
+                .rev()
+                .take_while(|(d, _, _)| *d == depth)
+                .find(|(_, n, _)| same_name(n, name));
+            position.index_of_type = match same {
+                Some((_, _, count)) => {
+                    *count += 1;
+                    *count
+                }
+                None => {
+                    self.types.push((depth, name, 1));
+                    1
+                }
+            };
+        }
+        position
     }
 
     /// Ends the values taken inside the element that was at `depth` on the stack.

@@ -2,7 +2,7 @@
 //! summary and link targets (`summary`) and the visible text (`visible`), and evaluates
 //! the CSS rules whose selectors it supports (`capture`, `select`); links are resolved
 //! after it, against the first `<base href>` wherever it appears. CSS rules with
-//! selectors outside that subset (pseudo-classes such as `:nth-child`, `:not`), and the
+//! selectors outside that subset (namespaces, escapes, comments), and the
 //! rules and text of a page deeper than the fast pass follows, come from one streaming
 //! lol_html pass that runs only when needed.
 //!
@@ -590,7 +590,7 @@ mod tests {
     /// compounds, joined by child and descendant combinators.
     fn random_selector(rng: &mut fastrand::Rng) -> String {
         const TYPES: [&str; 10] = ["div", "p", "a", "li", "span", "path", "title", "*", "*", ""];
-        const CONDITIONS: [&str; 9] = [
+        const CONDITIONS: [&str; 21] = [
             ".a",
             ".b",
             ".x",
@@ -600,6 +600,18 @@ mod tests {
             "[type=text]",
             "[data-x~=b-c]",
             "[href^='/a']",
+            ":first-child",
+            ":nth-child(2)",
+            ":nth-child(odd)",
+            ":nth-child(-n + 2)",
+            ":first-of-type",
+            ":nth-of-type(2)",
+            ":nth-of-type(2n)",
+            ":not(.a)",
+            ":not(div)",
+            ":not(.a, [type=text])",
+            ":not(:first-child)",
+            ":not(p.b)",
         ];
         let compound = |rng: &mut fastrand::Rng| {
             let mut compound = TYPES[rng.usize(..TYPES.len())].to_owned();
@@ -660,13 +672,13 @@ mod tests {
         for _ in 0..random_cases::scaled(RANDOM_PAGES / 4) {
             let foreign = rng.bool();
             let page = random_page(&mut rng, foreign);
-            // One to four rules, a third of them outside the fast subset (`:not`), so
+            // One to four rules, a third of them outside the fast subset (a comment), so
             // that analyze splits them between the fast pass and lol_html.
             let extract: BTreeMap<String, ExtractRule> = (0..rng.usize(1..=4))
                 .map(|i| {
                     let mut selector = random_selector(&mut rng);
                     if rng.u8(0..3) == 0 {
-                        selector.push_str(":not(.z)");
+                        selector.push_str("/* lol_html */");
                     }
                     let rule = ExtractRule {
                         css: Some(selector),
@@ -729,8 +741,8 @@ mod tests {
             } else {
                 serde_json::json!(["one two", "two"])
             };
-            // The fast pass, and lol_html (`:not` is outside the fast subset).
-            for (css, fast) in [(".k", true), (".k:not(.z)", false)] {
+            // The fast pass, and lol_html (a comment is outside the fast subset).
+            for (css, fast) in [(".k", true), (".k/* lol_html */", false)] {
                 let rule = ExtractRule {
                     css: Some(css.to_owned()),
                     all: true,
@@ -837,7 +849,7 @@ mod tests {
             ..Default::default()
         };
         let rules = CompiledRules::compile(&BTreeMap::from([
-            ("nth".to_owned(), rule("li:nth-child(2)")),
+            ("namespaced".to_owned(), rule("*|li")),
             ("plain".to_owned(), rule("li")),
         ]))
         .unwrap();
@@ -854,7 +866,7 @@ mod tests {
         assert_eq!(
             found,
             [
-                (0, serde_json::json!(["bcd"]), false),
+                (0, serde_json::json!(["a", "bcd"]), false),
                 (1, serde_json::json!(["a", "bcd"]), false),
             ]
         );

@@ -319,6 +319,7 @@ impl<'a> Tag<'a> {
     /// Whether the element stays open after its start tag, as lol_html's stack of open
     /// elements has it: not a void element (`br`, `img`, ...) in HTML content, not a
     /// self-closing one in foreign content.
+    #[inline]
     pub(crate) fn stays_open(&self) -> bool {
         match self.namespace {
             Namespace::Html => !is_void(self.lower()),
@@ -340,6 +341,7 @@ impl<'a> Tag<'a> {
 }
 
 /// Whether an HTML element of this lower-case name has no content (lol_html's list).
+#[inline]
 fn is_void(name: &[u8]) -> bool {
     matches!(
         name,

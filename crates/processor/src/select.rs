@@ -1,15 +1,18 @@
 //! The CSS selectors that the fast pass evaluates itself: type and universal selectors,
 //! classes, ids, attribute selectors (`[a]`, `[a=v]`, `[a~=v]`, `[a^=v]`, `[a$=v]`,
-//! `[a*=v]`, `[a|=v]`, with an optional `i` or `s` flag), the descendant and child
-//! combinators, and lists. [`FastSelector::parse`] returns `None` for anything else
-//! (pseudo-classes, namespaces, escapes, comments), which lol_html then evaluates.
+//! `[a*=v]`, `[a|=v]`, with an optional `i` or `s` flag), `:first-child`,
+//! `:first-of-type`, `:nth-child(an+b)`, `:nth-of-type(an+b)` and `:not(...)` of these,
+//! the descendant and child combinators, and lists. [`FastSelector::parse`] returns
+//! `None` for anything else (namespaces, escapes, comments), which lol_html then
+//! evaluates.
 //!
-//! Matching follows lol_html's, which the differential test in `capture` checks:
-//! attribute values are compared as written (character references not decoded), type
-//! and attribute names ignore case, classes and ids do not, and a value of the HTML
+//! Matching follows lol_html's, which the differential tests in `html` check: attribute
+//! values are compared as written (character references not decoded), type and
+//! attribute names ignore case, classes and ids do not, and a value of the HTML
 //! attributes that selectors treat as case-insensitive (`type`, `lang`, ...) ignores
 //! ASCII case on an HTML element (not on one of SVG or MathML) unless the selector says
-//! `s`.
+//! `s`. `:not(...)` negates each simple selector inside it on its own, as lol_html does
+//! (`:not(a.b)` is neither `a` nor `.b`).
 
 use crate::namespace::Namespace;
 use crate::scan::Tag;
@@ -43,13 +46,21 @@ pub(crate) enum Combinator {
 pub(crate) struct Compound {
     /// The tag name in lower case; `None` for `*` or no type.
     name: Option<String>,
-    conditions: Vec<Condition>,
+    /// Each with whether a `:not` negates it (an odd number of them).
+    conditions: Vec<(Condition, bool)>,
 }
 
 #[derive(Debug)]
 enum Condition {
+    /// A type inside `:not` (lower case); a compound's own type is [`Compound::name`].
+    Type(String),
     Class(String),
     Id(String),
+    /// `:nth-child` (`:first-child`), or `:nth-of-type` (`:first-of-type`).
+    Nth {
+        of_type: bool,
+        nth: Nth,
+    },
     Attr {
         /// Lower case.
         name: String,
@@ -69,6 +80,85 @@ enum ValueCase {
     /// Ignoring ASCII case on HTML elements, not on those of SVG or MathML: one of
     /// [`CASE_INSENSITIVE_ATTRIBUTES`], without `i` or `s`.
     InsensitiveOnHtml,
+}
+
+/// The `an+b` of `:nth-child`: the positions `a × n + b` for n = 0, 1, 2, ...
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Nth {
+    step: i32,
+    offset: i32,
+}
+
+impl Nth {
+    /// Whether position `index` (from 1) is one of them: lol_html's arithmetic.
+    #[inline(never)]
+    fn has_index(self, index: i32) -> bool {
+        let offsetted = index.wrapping_sub(self.offset);
+        if self.step == 0 {
+            offsetted == 0
+        } else if (offsetted < 0 && self.step > 0) || (offsetted > 0 && self.step < 0) {
+            false
+        } else {
+            offsetted.wrapping_rem(self.step) == 0
+        }
+    }
+
+    /// Parses `an+b` (`odd`, `even`, `3`, `-n+2`, `2n + 1`, ...), with spaces only
+    /// around the sign of `b`, where CSS allows them; `None` for anything else.
+    fn parse(text: &str) -> Option<Nth> {
+        let text = text.to_ascii_lowercase();
+        match text.as_str() {
+            "odd" => return Some(Nth { step: 2, offset: 1 }),
+            "even" => return Some(Nth { step: 2, offset: 0 }),
+            _ => {}
+        }
+        let integer = |digits: &str, negative: bool| -> Option<i32> {
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            let value: i32 = digits.parse().ok()?;
+            Some(if negative { -value } else { value })
+        };
+        let (negative, unsigned) = match text.as_bytes().first()? {
+            b'-' => (true, &text[1..]),
+            b'+' => (false, &text[1..]),
+            _ => (false, text.as_str()),
+        };
+        let Some((a, b)) = unsigned.split_once('n') else {
+            return Some(Nth {
+                step: 0,
+                offset: integer(unsigned, negative)?,
+            });
+        };
+        let step = if a.is_empty() {
+            if negative {
+                -1
+            } else {
+                1
+            }
+        } else {
+            integer(a, negative)?
+        };
+        let b = b.trim_start_matches(is_space);
+        let offset = match b.as_bytes().first() {
+            None => 0,
+            Some(b'+') => integer(b[1..].trim_start_matches(is_space), false)?,
+            Some(b'-') => integer(b[1..].trim_start_matches(is_space), true)?,
+            Some(_) => return None,
+        };
+        Some(Nth { step, offset })
+    }
+}
+
+/// Where an element stands among its siblings, from 1: what `:nth-child` and
+/// `:nth-of-type` test.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Position {
+    /// Among all its parent's children so far.
+    pub index: i32,
+    /// Among its parent's children of its name so far (0 unless some compound of the
+    /// matcher uses `:nth-of-type`, see [`Compound::counts_types`]).
+    pub index_of_type: i32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -166,16 +256,32 @@ impl Compound {
         self.name.as_deref()
     }
 
-    /// Whether the element of `tag`, whose type the caller has already checked against
-    /// [`Compound::name`], matches the rest of this compound.
-    pub(crate) fn matches_conditions(&self, tag: &Tag<'_>) -> bool {
-        self.conditions.iter().all(|c| c.matches(tag))
+    /// Whether the element of `tag`, at `position`, whose type the caller has already
+    /// checked against [`Compound::name`], matches the rest of this compound.
+    pub(crate) fn matches_conditions(&self, tag: &Tag<'_>, position: Position) -> bool {
+        self.conditions
+            .iter()
+            .all(|(condition, negated)| condition.matches(tag, position) != *negated)
+    }
+
+    /// Whether the compound tests an element's position among the siblings of its name
+    /// (`:nth-of-type`), which costs the matcher a count per name and level.
+    pub(crate) fn counts_types(&self) -> bool {
+        self.conditions
+            .iter()
+            .any(|(condition, _)| matches!(condition, Condition::Nth { of_type: true, .. }))
     }
 }
 
 impl Condition {
-    fn matches(&self, tag: &Tag<'_>) -> bool {
+    fn matches(&self, tag: &Tag<'_>, position: Position) -> bool {
         match self {
+            Condition::Type(name) => short_eq(tag.lower(), name.as_bytes()),
+            Condition::Nth { of_type, nth } => nth.has_index(if *of_type {
+                position.index_of_type
+            } else {
+                position.index
+            }),
             // Most class attributes hold one class: compared whole before any split.
             Condition::Class(class) => tag.raw("class").is_some_and(|v| {
                 short_eq(v.as_bytes(), class.as_bytes())
@@ -310,11 +416,13 @@ impl<'s> Input<'s> {
         let mut conditions = Vec::new();
         loop {
             if self.eat(".") {
-                conditions.push(Condition::Class(self.ident()?.to_owned()));
+                conditions.push((Condition::Class(self.ident()?.to_owned()), false));
             } else if self.eat("#") {
-                conditions.push(Condition::Id(self.name_chars()?.to_owned()));
+                conditions.push((Condition::Id(self.name_chars()?.to_owned()), false));
             } else if self.eat("[") {
-                conditions.push(self.attribute()?);
+                conditions.push((self.attribute()?, false));
+            } else if self.eat(":") {
+                self.pseudo_class(&mut conditions)?;
             } else {
                 break;
             }
@@ -323,6 +431,48 @@ impl<'s> Input<'s> {
             return None;
         }
         Some(Compound { name, conditions })
+    }
+
+    /// A pseudo-class after its `:`, added to `conditions`.
+    fn pseudo_class(&mut self, conditions: &mut Vec<(Condition, bool)>) -> Option<()> {
+        let name = self.ident()?.to_ascii_lowercase();
+        let nth = |of_type, step, offset| {
+            let nth = Nth { step, offset };
+            (Condition::Nth { of_type, nth }, false)
+        };
+        match name.as_str() {
+            "first-child" => conditions.push(nth(false, 0, 1)),
+            "first-of-type" => conditions.push(nth(true, 0, 1)),
+            "nth-child" | "nth-of-type" => {
+                self.expect("(")?;
+                let (argument, rest) = self.rest.split_once(')')?;
+                self.rest = rest;
+                let nth = Nth::parse(argument.trim_matches(is_space))?;
+                let of_type = name == "nth-of-type";
+                conditions.push((Condition::Nth { of_type, nth }, false));
+            }
+            "not" => {
+                // Every simple selector of every compound inside, negated on its own.
+                self.expect("(")?;
+                loop {
+                    self.skip_space();
+                    let compound = self.compound()?;
+                    if compound.name.is_none() && compound.conditions.is_empty() {
+                        return None; // `:not(*)`
+                    }
+                    let name = compound.name.map(|name| (Condition::Type(name), false));
+                    let simple = name.into_iter().chain(compound.conditions);
+                    conditions.extend(simple.map(|(c, negated)| (c, !negated)));
+                    self.skip_space();
+                    if self.eat(")") {
+                        break;
+                    }
+                    self.expect(",")?;
+                }
+            }
+            _ => return None,
+        }
+        Some(())
     }
 
     /// `[name]` or `[name op value flag]`, after the `[`.
@@ -421,12 +571,18 @@ mod tests {
             "[data-v]",
             "a[href^='/x' i][rel~=next]",
             "-x-y, _z, --w",
+            "li:nth-child(2)",
+            "tr:NTH-CHILD( -n+3 ) td:nth-of-type(odd)",
+            "p:not(.a):first-child",
+            "p:not(.a, div[x]):not(:first-of-type)",
         ] {
             assert!(FastSelector::parse(supported).is_some(), "{supported}");
         }
         for declined in [
-            "li:nth-child(2)",
-            "p:not(.a)",
+            "li:nth-child(2 n)",
+            "li:nth-last-child(2)",
+            "p:not(*)",
+            "a::before",
             "svg|a",
             "*|a",
             ".\\31 x",
@@ -436,6 +592,40 @@ mod tests {
             "[a='x\\'y']",
         ] {
             assert!(FastSelector::parse(declined).is_none(), "{declined}");
+        }
+    }
+
+    #[test]
+    fn nth_parses_an_plus_b_and_tests_positions_as_lol_html_does() {
+        let positions = |text: &str| {
+            let nth = Nth::parse(text).unwrap_or_else(|| panic!("{text}"));
+            (1..=7).filter(|&i| nth.has_index(i)).collect::<Vec<_>>()
+        };
+        assert_eq!(positions("odd"), [1, 3, 5, 7]);
+        assert_eq!(positions("EVEN"), [2, 4, 6]);
+        assert_eq!(positions("3"), [3]);
+        assert_eq!(positions("+3"), [3]);
+        assert_eq!(positions("-3"), Vec::<i32>::new());
+        assert_eq!(positions("n"), [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(positions("-n+3"), [1, 2, 3]);
+        assert_eq!(positions("2n-1"), [1, 3, 5, 7]);
+        assert_eq!(positions("3n+2"), [2, 5]);
+        assert_eq!(positions("-2n+5"), [1, 3, 5]);
+        assert_eq!(positions("0n+4"), [4]);
+        assert_eq!(positions("2n + 1"), [1, 3, 5, 7]);
+        assert_eq!(positions("-n- 1"), Vec::<i32>::new());
+        for declined in [
+            "",
+            "n+",
+            "2n+-1",
+            "2 n",
+            "- n",
+            "x",
+            "2n+1x",
+            "2n + - 1",
+            "99999999999",
+        ] {
+            assert_eq!(Nth::parse(declined), None, "{declined}");
         }
     }
 
