@@ -118,6 +118,12 @@ const VALUE_CAPACITY: usize = 32;
 /// unclosed elements (`<div>` repeated) would make every end tag search them all.
 pub(crate) const MAX_OPEN_ELEMENTS: usize = 512;
 
+/// Most counts of children by name a [`RuleMatcher`] keeps (for `:nth-of-type`): real
+/// pages have a few dozen names under a parent, while a page of thousands of distinct
+/// names under one would make every start tag search them all. Past it the matcher
+/// gives up, and lol_html, which hashes them, takes the rules.
+pub(crate) const MAX_TYPE_COUNTS: usize = 1024;
+
 /// A set of compounds of a [`RuleMatcher`], one bit each.
 type CompoundSet = u64;
 
@@ -282,6 +288,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         self.subjects = 0;
         self.capturing = false;
         self.stack = Vec::new();
+        self.types = Vec::new();
     }
 
     /// The compounds that an element named `name` (lower case) may match: those of its
@@ -419,6 +426,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         if self.counts_types {
             // The counts of this depth are the last ones: deeper ones went with the
             // element whose end tag popped them.
+            let full = self.types.len() == MAX_TYPE_COUNTS;
             let same = self
                 .types
                 .iter_mut()
@@ -429,6 +437,10 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
                 Some((_, _, count)) => {
                     *count += 1;
                     *count
+                }
+                None if full => {
+                    self.give_up();
+                    1
                 }
                 None => {
                     self.types.push((depth, name, 1));

@@ -361,7 +361,7 @@ mod tests {
     use trawl_core::job::ExtractRule;
 
     use super::*;
-    use crate::capture::MAX_OPEN_ELEMENTS;
+    use crate::capture::{MAX_OPEN_ELEMENTS, MAX_TYPE_COUNTS};
     use crate::random_cases;
 
     /// Pages that stress the open-element stack and the tokenizer.
@@ -818,6 +818,32 @@ mod tests {
         };
         let text = analyze(&page, &url, wants, &rules, 64).text;
         assert_eq!(text, Some(("deep shallow".to_owned(), false)));
+    }
+
+    #[test]
+    fn pages_of_more_names_than_the_matcher_counts_give_lol_html_values() {
+        // Distinct names under one parent: each start tag would search every count.
+        let names: String = (0..MAX_TYPE_COUNTS + 1)
+            .map(|i| format!("<e{i}></e{i}>"))
+            .collect();
+        let page = format!("<div>{names}<p>one</p><p>two</p></div>");
+        let rule = ExtractRule {
+            css: Some("p:nth-of-type(2)".into()),
+            ..Default::default()
+        };
+        let rules = CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap();
+        let css: Vec<(usize, &CssRule)> = rules.css().collect();
+        let mut matcher = RuleMatcher::new(&[(0, css[0].1, css[0].1.fast.as_ref().unwrap())], 64);
+        tokenize(&page, &mut matcher);
+        assert!(matcher.finish().is_none(), "the matcher gives up");
+        let url = Url::parse("http://h.example/").unwrap();
+        let wants = Wants {
+            summary: false,
+            links: false,
+            text: false,
+        };
+        let found = analyze(&page, &url, wants, &rules, 64).css;
+        assert_eq!(found, [(0, serde_json::json!("two"), false)]);
     }
 
     #[test]
