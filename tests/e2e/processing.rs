@@ -148,7 +148,11 @@ async fn a_job_with_process_and_extract_reads_every_charset_link_and_rule() {
 async fn invalid_extraction_rules_are_rejected_with_the_rule_named() {
     let app = spawn_app(&[]);
     let url = app.target.url("/fixture/links");
+    // Nested deep enough to overflow the selector parser's stack, which used to abort
+    // the whole service; the requests after it show that it lives on.
+    let deep = format!("{}a{}", ":not(".repeat(20_000), ")".repeat(20_000));
     for (rule, body, names) in [
+        ("deep_selector", json!({ "css": deep }), "nests parentheses"),
         ("bad_selector", json!({"css": "a["}), "bad_selector"),
         ("bad_pointer", json!({"json": "data/user"}), "bad_pointer"),
         ("bad_regex", json!({"regex": "SKU-("}), "bad_regex"),

@@ -52,6 +52,16 @@ pub enum RuleError {
         #[source]
         source: SelectorError,
     },
+    /// The CSS selector nests parentheses (`:not(:not(...))`) more than 32 deep: the
+    /// selector parser recurses on them, and a thousand levels overflow its thread's
+    /// stack, which aborts the whole process.
+    #[error(
+        "extract rule `{rule}`: CSS selector nests parentheses more than {MAX_SELECTOR_NESTING} deep"
+    )]
+    SelectorTooDeep {
+        /// The rule's name.
+        rule: String,
+    },
     /// The JSON Pointer is not empty and does not start with `/`, or has a bad `~`
     /// escape.
     #[error("extract rule `{rule}`: invalid JSON Pointer `{pointer}`: {reason}")]
@@ -84,6 +94,7 @@ impl RuleError {
             | RuleError::AttrWithoutCss { rule }
             | RuleError::AllWithJson { rule }
             | RuleError::Selector { rule, .. }
+            | RuleError::SelectorTooDeep { rule }
             | RuleError::Pointer { rule, .. }
             | RuleError::Regex { rule, .. } => rule,
         }
@@ -190,6 +201,34 @@ impl CompiledRules {
     }
 }
 
+/// Most parentheses a CSS selector may nest. Real selectors nest two or three
+/// (`li:not(:nth-child(2))`); lol_html's parser, which recurses on them, overflowed a
+/// 2 MiB stack at 1,000 levels in a release build and at 300 in a debug one.
+pub(crate) const MAX_SELECTOR_NESTING: usize = 32;
+
+/// How deep `selector` nests parentheses, not counting those in quoted strings.
+fn nesting(selector: &str) -> usize {
+    let (mut depth, mut deepest) = (0usize, 0);
+    let mut quote = None;
+    let mut escaped = false;
+    for c in selector.chars() {
+        match (quote, c) {
+            _ if escaped => escaped = false,
+            (_, '\\') => escaped = true,
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '(') => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            (None, ')') => depth = depth.saturating_sub(1),
+            (None, _) => {}
+        }
+    }
+    deepest
+}
+
 fn compile_rule(name: &str, rule: &ExtractRule) -> Result<RuleKind, RuleError> {
     let rule_name = || name.to_owned();
     let given = [
@@ -204,6 +243,9 @@ fn compile_rule(name: &str, rule: &ExtractRule) -> Result<RuleKind, RuleError> {
         return Err(RuleError::AttrWithoutCss { rule: rule_name() });
     }
     if let Some(css) = &rule.css {
+        if nesting(css) > MAX_SELECTOR_NESTING {
+            return Err(RuleError::SelectorTooDeep { rule: rule_name() });
+        }
         let selector = css
             .parse::<Selector>()
             .map_err(|source| RuleError::Selector {
@@ -340,6 +382,33 @@ mod tests {
             compiled.names().collect::<Vec<_>>(),
             ["id", "price", "sku", "title"]
         );
+    }
+
+    #[test]
+    fn selectors_nested_too_deep_are_rejected_before_the_parser_sees_them() {
+        let nested = |depth: usize| format!("{}a{}", ":not(".repeat(depth), ")".repeat(depth));
+        let compile = |css: String| CompiledRules::compile(&rules(&[("deep", self::css(&css))]));
+        assert!(compile(nested(MAX_SELECTOR_NESTING)).is_ok());
+        // A million levels: at a thousand the parser overflowed the test thread's stack.
+        for depth in [MAX_SELECTOR_NESTING + 1, 1_000_000] {
+            let Err(error) = compile(nested(depth)) else {
+                panic!("depth {depth} compiled");
+            };
+            assert!(matches!(&error, RuleError::SelectorTooDeep { rule } if rule == "deep"));
+            assert_eq!(
+                error.to_string(),
+                "extract rule `deep`: CSS selector nests parentheses more than 32 deep"
+            );
+        }
+        // Parentheses in quoted values do not nest.
+        let quoted = format!(
+            "a[title=\"{}\"], b[x='{}']",
+            "(".repeat(40),
+            ")(".repeat(40)
+        );
+        assert_eq!(nesting(&quoted), 0);
+        assert!(compile(quoted).is_ok());
+        assert_eq!(nesting(r#"a:not([x="\")("]):not(:nth-child(2))"#), 2);
     }
 
     #[test]
