@@ -835,25 +835,18 @@ mod tests {
         assert_eq!(values, vec![serde_json::json!(["12 bold"]); 30]);
     }
 
-    #[test]
-    fn pages_deeper_than_the_fast_pass_follows_give_lol_html_values() {
-        let page = format!(
-            "<div class=a>{}<p>deep</p>{}<p>shallow</p>",
-            "<div>".repeat(MAX_OPEN_ELEMENTS),
-            "</div>".repeat(MAX_OPEN_ELEMENTS)
-        );
-        let mut visible = VisibleText::new(64);
-        tokenize(&page, &mut visible);
-        assert!(visible.finish().is_none(), "the text visitor gives up");
+    /// Asserts that the fast matcher gives up on `page` for the rule `css` (`all` as
+    /// given), and that `analyze` then gives lol_html's `expected` value.
+    fn assert_matcher_gives_up_to_lol_html(page: &str, css: &str, all: bool, expected: Value) {
         let rule = ExtractRule {
-            css: Some("div.a p".into()),
-            all: true,
+            css: Some(css.into()),
+            all,
             ..Default::default()
         };
         let rules = CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap();
-        let css: Vec<(usize, &CssRule)> = rules.css().collect();
-        let mut matcher = RuleMatcher::new(&[(0, css[0].1, css[0].1.fast.as_ref().unwrap())], 64);
-        tokenize(&page, &mut matcher);
+        let (_, rule) = rules.css().next().expect("a CSS rule");
+        let mut matcher = RuleMatcher::new(&[(0, rule, rule.fast.as_ref().unwrap())], 64);
+        tokenize(page, &mut matcher);
         assert!(matcher.finish().is_none(), "the matcher gives up");
         let url = Url::parse("http://h.example/").unwrap();
         let wants = Wants {
@@ -861,12 +854,33 @@ mod tests {
             links: false,
             text: false,
         };
-        let found = analyze(&page, &url, wants, &rules, 64).css;
-        assert_eq!(found, [(0, serde_json::json!(["deep", "shallow"]), false)]);
+        let found = analyze(page, &url, wants, &rules, 64).css;
+        assert_eq!(found, [(0, expected, false)]);
+    }
+
+    #[test]
+    fn pages_deeper_than_the_fast_pass_follows_give_lol_html_values() {
+        let page = format!(
+            "<div class=a>{}<p>deep</p>{}<p>shallow</p>",
+            "<div>".repeat(MAX_OPEN_ELEMENTS),
+            "</div>".repeat(MAX_OPEN_ELEMENTS)
+        );
+        assert_matcher_gives_up_to_lol_html(
+            &page,
+            "div.a p",
+            true,
+            serde_json::json!(["deep", "shallow"]),
+        );
+        let mut visible = VisibleText::new(64);
+        tokenize(&page, &mut visible);
+        assert!(visible.finish().is_none(), "the text visitor gives up");
+        let url = Url::parse("http://h.example/").unwrap();
         let wants = Wants {
+            summary: false,
+            links: false,
             text: true,
-            ..wants
         };
+        let rules = CompiledRules::compile(&BTreeMap::new()).unwrap();
         let text = analyze(&page, &url, wants, &rules, 64).text;
         assert_eq!(text, Some(("deep shallow".to_owned(), false)));
     }
@@ -878,23 +892,12 @@ mod tests {
             .map(|i| format!("<e{i}></e{i}>"))
             .collect();
         let page = format!("<div>{names}<p>one</p><p>two</p></div>");
-        let rule = ExtractRule {
-            css: Some("p:nth-of-type(2)".into()),
-            ..Default::default()
-        };
-        let rules = CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap();
-        let css: Vec<(usize, &CssRule)> = rules.css().collect();
-        let mut matcher = RuleMatcher::new(&[(0, css[0].1, css[0].1.fast.as_ref().unwrap())], 64);
-        tokenize(&page, &mut matcher);
-        assert!(matcher.finish().is_none(), "the matcher gives up");
-        let url = Url::parse("http://h.example/").unwrap();
-        let wants = Wants {
-            summary: false,
-            links: false,
-            text: false,
-        };
-        let found = analyze(&page, &url, wants, &rules, 64).css;
-        assert_eq!(found, [(0, serde_json::json!("two"), false)]);
+        assert_matcher_gives_up_to_lol_html(
+            &page,
+            "p:nth-of-type(2)",
+            false,
+            serde_json::json!("two"),
+        );
     }
 
     #[test]
