@@ -249,7 +249,10 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) {
 /// One start or end tag: its name and attributes, as byte ranges of the page.
 pub(crate) struct Tag<'a> {
     html: &'a str,
-    name: (usize, usize),
+    /// The name as written, sliced once: visitors ask for it several times a tag.
+    name: &'a str,
+    /// Where the name ends in the page.
+    name_end: usize,
     /// The name in lower case, when it is written with upper-case letters.
     lower: Option<Vec<u8>>,
     /// A value-less attribute has an empty value range. Empty when no visitor wanted
@@ -275,7 +278,8 @@ impl<'a> Tag<'a> {
     fn new(html: &'a str) -> Self {
         Tag {
             html,
-            name: (0, 0),
+            name: "",
+            name_end: 0,
             lower: None,
             attrs: Vec::new(),
             text: None,
@@ -287,14 +291,12 @@ impl<'a> Tag<'a> {
 
     /// The tag name as written.
     pub(crate) fn name(&self) -> &'a str {
-        &self.html[self.name.0..self.name.1]
+        self.name
     }
 
     /// The tag name in lower case (of a start tag only).
     pub(crate) fn lower(&self) -> &[u8] {
-        self.lower
-            .as_deref()
-            .unwrap_or(&self.html.as_bytes()[self.name.0..self.name.1])
+        self.lower.as_deref().unwrap_or(self.name.as_bytes())
     }
 
     /// The first attribute named `name` (lower case), as written: character references
@@ -390,7 +392,9 @@ fn read_tag(
         upper |= bytes[at].is_ascii_uppercase();
         at += 1;
     }
-    tag.name = (name_start, at);
+    // The name runs from a letter to an ASCII byte or the page's end: whole characters.
+    tag.name = &tag.html[name_start..at];
+    tag.name_end = at;
     // Most names are written in lower case already: they are borrowed, not copied.
     tag.lower = (start && upper).then(|| bytes[name_start..at].to_ascii_lowercase());
     // Most end tags and many start tags end right after their name.
@@ -483,7 +487,7 @@ fn foreign_start_tag(
     tag: &mut Tag<'_>,
     namespaces: &mut Namespaces,
 ) -> bool {
-    let name_end = tag.name.1;
+    let name_end = tag.name_end;
     if tag.attrs.is_empty() && bytes[name_end] != b'>' {
         read_attributes(bytes, name_end, Some(&mut tag.attrs));
     }
@@ -499,7 +503,7 @@ fn foreign_start_tag(
 fn ends_self_closing(bytes: &[u8], end: usize, tag: &Tag<'_>) -> bool {
     let slash = end - 2;
     bytes[slash] == b'/'
-        && slash >= tag.name.1
+        && slash >= tag.name_end
         && !tag
             .attrs
             .last()
