@@ -302,8 +302,9 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         (typed | self.any_type) & self.live
     }
 
-    /// Every rule has its final value: the rest of the page can be skipped.
-    fn is_settled(&self) -> bool {
+    /// Every rule has its final value (or the matcher gave up): the rest of the page
+    /// can be skipped.
+    pub(crate) fn is_settled(&self) -> bool {
         self.live == 0
     }
 

@@ -118,11 +118,43 @@ impl<'a, A: Visitor<'a>, B: Visitor<'a>> Visitor<'a> for (A, B) {
 
 /// Tokenizes `html` into `visitor`.
 pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) {
+    tokenize_until(html, Cursor::default(), visitor, |_| false);
+}
+
+/// Where a pass stopped: another pass, with other visitors, goes on from there.
+#[derive(Debug, Default)]
+pub(crate) struct Cursor {
+    /// Where the next token is looked for.
+    at: usize,
+    /// Where the text not yet handed on starts.
+    text_start: usize,
+    namespaces: Namespaces,
+}
+
+/// Tokenizes `html` from `cursor` into `visitor` until, after a tag, `done(visitor)`;
+/// returns where it stopped then, or `None` at the end of the page. A visitor that
+/// needs nothing more of the page (a rule matcher whose rules all have their values)
+/// thus leaves the rest to a pass without it, which tests nothing for it at each tag.
+pub(crate) fn tokenize_until<'a, V: Visitor<'a>>(
+    html: &'a str,
+    cursor: Cursor,
+    visitor: &mut V,
+    done: impl Fn(&V) -> bool,
+) -> Option<Cursor> {
     let bytes = html.as_bytes();
-    let mut namespaces = Namespaces::default();
+    let Cursor {
+        mut at,
+        mut text_start,
+        mut namespaces,
+    } = cursor;
     let mut tag = Tag::new(html);
-    let mut text_start = 0;
-    let mut at = 0;
+    let stop = |at: usize, namespaces: Namespaces| {
+        Some(Cursor {
+            at,
+            text_start: at,
+            namespaces,
+        })
+    };
     // Hands on the text before a token that starts at `lt`.
     let flush = |visitor: &mut _, text_start: usize, lt: usize| {
         if text_start < lt && Visitor::wants_text(visitor) {
@@ -155,13 +187,16 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) {
                     let Some(end) = read_tag(bytes, start + 1, &mut tag, false, |_| false) else {
                         // A tag cut off by the end of the page is dropped.
                         flush(visitor, text_start, lt);
-                        return;
+                        return None;
                     };
                     flush(visitor, text_start, lt);
                     if namespaces.entered_any() {
                         namespaces.end_tag(tag.name());
                     }
                     visitor.end_tag(tag.name());
+                    if done(visitor) {
+                        return stop(end, namespaces);
+                    }
                     at = end;
                     text_start = end;
                     continue;
@@ -178,7 +213,7 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) {
                 let wants = |name: &[u8]| outside_html || visitor.wants_attributes(name);
                 let Some(end) = read_tag(bytes, start, &mut tag, true, wants) else {
                     flush(visitor, text_start, lt);
-                    return;
+                    return None;
                 };
                 flush(visitor, text_start, lt);
                 // Most pages are HTML content from start to end: there the name is
@@ -229,6 +264,9 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) {
                         visitor.text(content, text.unwrap_or(TextKind::Data));
                     }
                 }
+                if done(visitor) {
+                    return stop(after, namespaces);
+                }
                 at = after;
                 text_start = after;
                 continue;
@@ -244,6 +282,7 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) {
         text_start = token_end;
     }
     flush(visitor, text_start, bytes.len());
+    None
 }
 
 /// One start or end tag: its name and attributes, as byte ranges of the page.
@@ -743,6 +782,55 @@ mod tests {
 
     fn tokens(html: &str) -> Vec<String> {
         tokens_reading_attributes(html, true)
+    }
+
+    /// A pass stopped after any tag, and a pass with another visitor from where it
+    /// stopped, hand on the tokens that one pass does: the namespaces entered and the
+    /// text after the tag carry over.
+    #[test]
+    fn a_pass_stopped_after_any_tag_goes_on_where_it_stopped() {
+        const PIECES: [&str; 15] = [
+            "<svg>",
+            "</svg>",
+            "<svg/>",
+            "<math><mi>",
+            "</mi>",
+            "<title>T</title>",
+            "<p>",
+            "</p>",
+            "text ",
+            "&amp; ",
+            "<![CDATA[ c ]]>",
+            "<script><!--<script></script>x</script>",
+            "<a href=/x/>",
+            "<!-- c -->",
+            "<font color=red>",
+        ];
+        let is_tag = |line: &String| line.starts_with('<');
+        let log = || Log {
+            lines: Vec::new(),
+            attributes: true,
+        };
+        let mut rng = crate::random_cases::rng(11);
+        for _ in 0..crate::random_cases::scaled(300) {
+            let page: String = (0..rng.usize(1..16))
+                .map(|_| PIECES[rng.usize(..PIECES.len())])
+                .collect();
+            let whole = tokens(&page);
+            for stop_after in 1..=whole.iter().filter(|l| is_tag(l)).count() {
+                let (mut first, mut second) = (log(), log());
+                let at_stop =
+                    |log: &Log| log.lines.iter().filter(|l| is_tag(l)).count() == stop_after;
+                let rest = tokenize_until(&page, Cursor::default(), &mut first, at_stop)
+                    .expect("a stop after the tag");
+                tokenize_until(&page, rest, &mut second, |_| false);
+                first.lines.append(&mut second.lines);
+                assert_eq!(
+                    first.lines, whole,
+                    "stopped after tag {stop_after} of {page}"
+                );
+            }
+        }
     }
 
     #[test]
