@@ -295,11 +295,36 @@ impl Collapser {
 }
 
 /// Whether `bytes` are words of ASCII bytes above the space, separated by single
-/// spaces: nothing to collapse. One pass, one test per byte in the common case; a
-/// control byte or any other whitespace sends the piece to the full path.
+/// spaces: nothing to collapse. Eight bytes at a time (in a `u64`, each byte's test
+/// in its top bit, no carry crossing bytes): on the bench page's visible text, a byte
+/// at a time cost 4–5 instructions a byte, most of what collapsing its 16 KB cost.
+/// A control byte or any other whitespace sends the piece to the full path.
 fn is_single_spaced_ascii(bytes: &[u8]) -> bool {
-    let mut after_space = true;
-    for &byte in bytes {
+    const LOW_BITS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    const TOP_BITS: u64 = 0x8080_8080_8080_8080;
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    match (bytes.first(), bytes.last()) {
+        (Some(b' '), _) | (_, Some(b' ')) | (None, _) => return false,
+        _ => {}
+    }
+    let mut words = bytes.chunks_exact(8);
+    let mut space_before = false;
+    for word in &mut words {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        // Top bit set where the byte is 0x21..=0x7F: its low seven bits plus 0x5F
+        // reach 0x80 from 0x21 up, and its own top bit is clear.
+        let printable = ((w & LOW_BITS) + 0x5F5F_5F5F_5F5F_5F5F) & !w & TOP_BITS;
+        // Top bit set where the byte is a space: where `w ^ SPACES` has a zero byte.
+        let x = w ^ SPACES;
+        let spaces = !(((x & LOW_BITS) + LOW_BITS) | x) & TOP_BITS;
+        let doubled = spaces & (spaces >> 8) != 0 || (space_before && spaces & 0x80 != 0);
+        if printable | spaces != TOP_BITS || doubled {
+            return false;
+        }
+        space_before = spaces >> 63 != 0;
+    }
+    let mut after_space = space_before;
+    for &byte in words.remainder() {
         if byte <= b' ' || byte >= 0x80 {
             if byte != b' ' || after_space {
                 return false;
@@ -309,7 +334,7 @@ fn is_single_spaced_ascii(bytes: &[u8]) -> bool {
             after_space = false;
         }
     }
-    !after_space
+    true
 }
 
 /// The largest index `<= at` that is a char boundary of `s`.
@@ -376,6 +401,29 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// Pieces of bytes that the word test treats differently (letters, DEL, space,
+    /// other whitespace, control and non-ASCII bytes), at every length around a word of
+    /// eight: the test says "nothing to collapse" exactly when the piece is words of
+    /// ASCII bytes above the space with single spaces between them.
+    #[test]
+    fn single_spaced_ascii_is_found_at_any_length_and_alignment() {
+        const BYTES: [u8; 9] = [b'a', b'!', 0x7F, b' ', b' ', b'\t', 0x1F, 0x80, 0xC3];
+        let mut rng = crate::random_cases::rng(5);
+        for _ in 0..crate::random_cases::scaled(20_000) {
+            let len = rng.usize(0..40);
+            // Mostly words and spaces, so that the answer is often yes.
+            let odd = rng.usize(0..4) == 0;
+            let piece: Vec<u8> = (0..len)
+                .map(|_| BYTES[rng.usize(..if odd { BYTES.len() } else { 5 })])
+                .collect();
+            let expected = !piece.is_empty()
+                && piece
+                    .split(|b| *b == b' ')
+                    .all(|word| !word.is_empty() && word.iter().all(|b| (0x21..0x80).contains(b)));
+            assert_eq!(is_single_spaced_ascii(&piece), expected, "{piece:?}");
         }
     }
 
