@@ -128,6 +128,7 @@ pub(crate) struct Cursor {
     at: usize,
     /// Where the text not yet handed on starts.
     text_start: usize,
+    /// The foreign content entered and not yet left.
     namespaces: Namespaces,
 }
 
