@@ -14,6 +14,8 @@
 //! `s`. `:not(...)` negates each simple selector inside it on its own, as lol_html does
 //! (`:not(a.b)` is neither `a` nor `.b`).
 
+use memchr::memmem::Finder;
+
 use crate::namespace::Namespace;
 use crate::scan::Tag;
 
@@ -30,6 +32,9 @@ pub(crate) struct Complex {
     /// `parts[0]` is the subject; `parts[k].1` is how `parts[k]` relates to
     /// `parts[k + 1]`, its ancestor (unused on the last part).
     pub parts: Vec<(Compound, Combinator)>,
+    /// Searchers for the text that a page must hold for the selector to match there
+    /// (see [`Compound::required_text`]).
+    required: Vec<Finder<'static>>,
 }
 
 /// How a compound relates to the one on its left.
@@ -223,6 +228,25 @@ const CASE_INSENSITIVE_ATTRIBUTES: [&str; 46] = [
 ];
 
 impl FastSelector {
+    /// Whether `page` may hold an element that the selector matches: no when each
+    /// selector of the list needs a text (a class, an id, an attribute's value, as
+    /// written) that the page lacks, which the matcher would only learn at the page's
+    /// end. A search reads the page up to what it finds, or all of it; `budget` is how
+    /// many more bytes searches may read, and once it is spent the answer is yes.
+    pub(crate) fn may_match(&self, page: &[u8], budget: &mut usize) -> bool {
+        self.alternatives.iter().any(|complex| {
+            complex.required.iter().all(|finder| {
+                if *budget == 0 {
+                    return true;
+                }
+                let found = finder.find(page);
+                let read = found.map_or(page.len(), |at| at + finder.needle().len());
+                *budget = budget.saturating_sub(read.max(1));
+                found.is_some()
+            })
+        })
+    }
+
     /// How many compounds the selectors of the list have in all.
     pub(crate) fn compounds(&self) -> usize {
         self.alternatives
@@ -262,6 +286,27 @@ impl Compound {
         self.conditions
             .iter()
             .all(|(condition, negated)| condition.matches(tag, position) != *negated)
+    }
+
+    /// Texts that the start tag of an element matching this compound holds as written:
+    /// its classes, its id, and the values its attributes are compared with as written
+    /// (each operator finds the value in the attribute's, and both this matcher and
+    /// lol_html compare attributes as written, character references and all). Tests
+    /// that ignore case, and those under `:not`, require nothing.
+    fn required_text(&self) -> impl Iterator<Item = &str> {
+        self.conditions
+            .iter()
+            .filter_map(|(condition, negated)| match condition {
+                _ if *negated => None,
+                Condition::Class(text) | Condition::Id(text) => Some(text.as_str()),
+                Condition::Attr {
+                    test: Some((_, value)),
+                    case: ValueCase::Sensitive,
+                    ..
+                } => Some(value.as_str()),
+                _ => None,
+            })
+            .filter(|text| !text.is_empty())
     }
 
     /// Whether the compound tests an element's position among the siblings of its name
@@ -398,12 +443,17 @@ impl<'s> Input<'s> {
         // From the subject leftwards, each compound with the combinator on its left (the
         // leftmost has none: a placeholder).
         combinators.insert(0, Combinator::Descendant);
-        let parts = compounds
+        let parts: Vec<(Compound, Combinator)> = compounds
             .into_iter()
             .rev()
             .zip(combinators.into_iter().rev())
             .collect();
-        Some(Complex { parts })
+        let required = parts
+            .iter()
+            .flat_map(|(compound, _)| compound.required_text())
+            .map(|text| Finder::new(text).into_owned())
+            .collect();
+        Some(Complex { parts, required })
     }
 
     fn compound(&mut self) -> Option<Compound> {
@@ -637,5 +687,55 @@ mod tests {
             combinators[..2],
             [Combinator::Descendant, Combinator::Child]
         );
+    }
+
+    #[test]
+    fn a_selector_requires_its_classes_ids_and_values_as_written() {
+        let required = |selector: &str| -> Vec<Vec<String>> {
+            FastSelector::parse(selector)
+                .unwrap()
+                .alternatives
+                .iter()
+                .map(|complex| {
+                    let needles = complex.required.iter().map(Finder::needle);
+                    needles.map(|n| String::from_utf8_lossy(n).into()).collect()
+                })
+                .collect()
+        };
+        assert_eq!(required("div.item > a.tag"), [["tag", "item"]]);
+        assert_eq!(required("#main .price, b"), [vec!["price", "main"], vec![]]);
+        assert_eq!(
+            required("[data-x=one][href^='/p'][x$=z][y*=m][z~=w][w|=en][v]"),
+            [["one", "/p", "z", "m", "w", "en"]]
+        );
+        // Case-insensitive tests, negations, positions and types need nothing.
+        assert_eq!(
+            required("[data-x=One i][type=text]:not(.old):nth-child(2) p"),
+            [Vec::<String>::new()]
+        );
+        assert_eq!(required("[x=''][y^='']"), [Vec::<String>::new()]);
+    }
+
+    #[test]
+    fn a_page_without_a_required_text_may_not_match_until_the_budget_is_spent() {
+        let page = b"<div class=item><a class=tag href=/p>x</a></div>";
+        let may_match = |selector: &str, budget: usize| {
+            let mut budget = budget;
+            let answer = FastSelector::parse(selector)
+                .unwrap()
+                .may_match(page, &mut budget);
+            (answer, budget)
+        };
+        let unlimited = usize::MAX;
+        assert!(may_match("div.item > a.tag", unlimited).0);
+        assert!(!may_match("a.sold-out", unlimited).0);
+        // One selector of the list is enough.
+        assert!(may_match("a.sold-out, a[href='/p']", unlimited).0);
+        assert!(!may_match("a.sold-out, #none", unlimited).0);
+        // A search that finds nothing reads the whole page; with no budget left, the
+        // answer is "maybe".
+        assert_eq!(may_match("a.sold-out", 1000), (false, 1000 - page.len()));
+        assert_eq!(may_match("a.sold-out", 0), (true, 0));
+        assert!(may_match("a.sold-out, #none", page.len()).0);
     }
 }
