@@ -121,13 +121,12 @@ pub(crate) fn tokenize<'a>(html: &'a str, visitor: &mut impl Visitor<'a>) {
     tokenize_until(html, Cursor::default(), visitor, |_| false);
 }
 
-/// Where a pass stopped: another pass, with other visitors, goes on from there.
+/// Where a pass stopped, just after a tag: another pass, with other visitors, goes on
+/// from there.
 #[derive(Debug, Default)]
 pub(crate) struct Cursor {
-    /// Where the next token is looked for.
+    /// Where the next token (or text) starts.
     at: usize,
-    /// Where the text not yet handed on starts.
-    text_start: usize,
     /// The foreign content entered and not yet left.
     namespaces: Namespaces,
 }
@@ -145,17 +144,10 @@ pub(crate) fn tokenize_until<'a, V: Visitor<'a>>(
     let bytes = html.as_bytes();
     let Cursor {
         mut at,
-        mut text_start,
         mut namespaces,
     } = cursor;
+    let mut text_start = at;
     let mut tag = Tag::new(html);
-    let stop = |at: usize, namespaces: Namespaces| {
-        Some(Cursor {
-            at,
-            text_start: at,
-            namespaces,
-        })
-    };
     // Hands on the text before a token that starts at `lt`.
     let flush = |visitor: &mut _, text_start: usize, lt: usize| {
         if text_start < lt && Visitor::wants_text(visitor) {
@@ -196,7 +188,10 @@ pub(crate) fn tokenize_until<'a, V: Visitor<'a>>(
                     }
                     visitor.end_tag(tag.name());
                     if done(visitor) {
-                        return stop(end, namespaces);
+                        return Some(Cursor {
+                            at: end,
+                            namespaces,
+                        });
                     }
                     at = end;
                     text_start = end;
@@ -266,7 +261,10 @@ pub(crate) fn tokenize_until<'a, V: Visitor<'a>>(
                     }
                 }
                 if done(visitor) {
-                    return stop(after, namespaces);
+                    return Some(Cursor {
+                        at: after,
+                        namespaces,
+                    });
                 }
                 at = after;
                 text_start = after;
