@@ -641,6 +641,29 @@ mod tests {
         page
     }
 
+    /// One to `most` rules of random selectors, `all` or not; with `some_slow`, a third of
+    /// them outside the fast subset (a comment sends a selector to lol_html).
+    fn random_rules(
+        rng: &mut fastrand::Rng,
+        most: usize,
+        some_slow: bool,
+    ) -> BTreeMap<String, ExtractRule> {
+        (0..rng.usize(1..=most))
+            .map(|i| {
+                let mut selector = random_selector(rng);
+                if some_slow && rng.u8(0..3) == 0 {
+                    selector.push_str("/* lol_html */");
+                }
+                let rule = ExtractRule {
+                    css: Some(selector),
+                    all: rng.bool(),
+                    ..Default::default()
+                };
+                (format!("r{i}"), rule)
+            })
+            .collect()
+    }
+
     /// A random selector of the fast subset: one or two selectors of one to three
     /// compounds, joined by child and descendant combinators.
     fn random_selector(rng: &mut fastrand::Rng) -> String {
@@ -727,22 +750,9 @@ mod tests {
         for _ in 0..random_cases::scaled(RANDOM_PAGES / 4) {
             let foreign = rng.bool();
             let page = random_page(&mut rng, foreign);
-            // One to four rules, a third of them outside the fast subset (a comment), so
-            // that analyze splits them between the fast pass and lol_html.
-            let extract: BTreeMap<String, ExtractRule> = (0..rng.usize(1..=4))
-                .map(|i| {
-                    let mut selector = random_selector(&mut rng);
-                    if rng.u8(0..3) == 0 {
-                        selector.push_str("/* lol_html */");
-                    }
-                    let rule = ExtractRule {
-                        css: Some(selector),
-                        all: rng.bool(),
-                        ..Default::default()
-                    };
-                    (format!("r{i}"), rule)
-                })
-                .collect();
+            // A third of the rules outside the fast subset, so that analyze splits them
+            // between the fast pass and lol_html.
+            let extract = random_rules(&mut rng, 4, true);
             let rules = CompiledRules::compile(&extract).unwrap();
             let css: Vec<(usize, &CssRule)> = rules.css().collect();
             let wants = Wants {
@@ -799,16 +809,7 @@ mod tests {
             if page.contains("=>") || page.contains("= >") {
                 continue;
             }
-            let extract: BTreeMap<String, ExtractRule> = (0..rng.usize(1..=3))
-                .map(|i| {
-                    let rule = ExtractRule {
-                        css: Some(random_selector(&mut rng)),
-                        all: rng.bool(),
-                        ..Default::default()
-                    };
-                    (format!("r{i}"), rule)
-                })
-                .collect();
+            let extract = random_rules(&mut rng, 3, false);
             let rules = CompiledRules::compile(&extract).unwrap();
             let css: Vec<(usize, &CssRule)> = rules.css().collect();
             let wants = Wants {
