@@ -536,7 +536,7 @@ mod tests {
             "div", "p", "a", "li", "ul", "span", "br", "img", "td", "tr", "dt", "option", "DIV",
             "P", "my-el", "b",
         ];
-        const ATTRIBUTES: [&str; 14] = [
+        const ATTRIBUTES: [&str; 15] = [
             "class=a",
             "class='a b'",
             "class=\"b  x\"",
@@ -548,6 +548,7 @@ mod tests {
             "data-x='a b-c'",
             "href=/a?x=1&amp;y=2",
             "title='a &amp; b'",
+            "title='Äpfel-äpfel'",
             "CLASS=x",
             "class",
             "hidden",
@@ -668,7 +669,7 @@ mod tests {
     /// compounds, joined by child and descendant combinators.
     fn random_selector(rng: &mut fastrand::Rng) -> String {
         const TYPES: [&str; 10] = ["div", "p", "a", "li", "span", "path", "title", "*", "*", ""];
-        const CONDITIONS: [&str; 21] = [
+        const CONDITIONS: [&str; 26] = [
             ".a",
             ".b",
             ".x",
@@ -678,6 +679,11 @@ mod tests {
             "[type=text]",
             "[data-x~=b-c]",
             "[href^='/a']",
+            "[href*='&amp;y']",
+            "[title$=b]",
+            "[lang$=US i]",
+            "[title*=pfel-ä i]",
+            "[title^=ä i]",
             ":first-child",
             ":nth-child(2)",
             ":nth-child(odd)",
