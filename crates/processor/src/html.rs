@@ -62,7 +62,7 @@ pub(crate) struct Findings {
 /// The selectors of the lol_html pass, parsed once per process.
 struct Builtins {
     template: Selector,
-    /// Elements whose start separates words in the visible text.
+    /// Elements whose start and end separate words in the visible text.
     blocks: Selector,
 }
 
@@ -277,6 +277,8 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
     if text {
         let template_depth = Rc::new(Cell::new(0u32));
         let in_template = Rc::clone(&template_depth);
+        let block_ended = Rc::new(Cell::new(false));
+        let ended_before_text = Rc::clone(&block_ended);
         settings = settings
             .append_element_content_handler((
                 Cow::Borrowed(&builtins.template),
@@ -297,8 +299,17 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
             .append_element_content_handler((
                 Cow::Borrowed(&builtins.blocks),
                 ElementContentHandlers::default().element(
-                    move |_: &mut Element<'_, '_>| -> HandlerResult {
+                    move |el: &mut Element<'_, '_>| -> HandlerResult {
                         page.borrow_mut().text.separate();
+                        if el.can_have_content() {
+                            // An end tag's handler may not borrow the page: it leaves
+                            // the break for the next text, where it means the same.
+                            let ended = Rc::clone(&block_ended);
+                            el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
+                                ended.set(true);
+                                Ok(())
+                            }))?;
+                        }
                         Ok(())
                     },
                 ),
@@ -307,7 +318,11 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
                 move |t: &mut TextChunk<'_>| -> HandlerResult {
                     // Script, style and noscript content arrive as other text types.
                     if t.text_type() == TextType::Data && in_template.get() == 0 {
-                        page.borrow_mut().text.push(&chunk_text(t));
+                        let mut page = page.borrow_mut();
+                        if ended_before_text.take() {
+                            page.text.separate();
+                        }
+                        page.text.push(&chunk_text(t));
                     }
                     Ok(())
                 },

@@ -579,6 +579,22 @@ mod tests {
     }
 
     #[test]
+    fn visible_text_breaks_words_where_a_block_starts_or_ends_not_at_inline_tags() {
+        let page = "<h1>Widget</h1><span class=price>12,50</span><ul><li>one<li>two</ul>\
+                    after<div><p>closed by the div</div>next <b>bo</b>ld";
+        let r = run(
+            with_parts(&[ProcessPart::Text]),
+            Some("text/html"),
+            200,
+            page.as_bytes(),
+        );
+        assert_eq!(
+            r.text.as_deref(),
+            Some("Widget 12,50 one two after closed by the div next bold")
+        );
+    }
+
+    #[test]
     fn visible_text_is_capped_with_a_note() {
         let options = with_parts(&[ProcessPart::Text]);
         let rules = CompiledRules::compile(&options.extract).unwrap();

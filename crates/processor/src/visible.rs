@@ -1,7 +1,8 @@
 //! A page's visible text, gathered during the [`tokenize`] pass: the text of the page
 //! outside `template` elements that is neither raw text (`script`, `style`, ...), RCDATA
 //! (`title`, `textarea`) nor CDATA, character references decoded, whitespace collapsed,
-//! with a word break where a block element (`p`, `div`, `li`, ...) starts.
+//! with a word break where a block element (`p`, `div`, `li`, ...) starts or ends, as a
+//! browser starts a line there (`<h1>Title</h1>Text` is `Title Text`).
 //!
 //! It gives what the lol_html pass gives (the differential test in `html` compares
 //! them): an element is inside a `template` while the template is on lol_html's stack of
@@ -16,7 +17,8 @@ use crate::text::{decode_entities, Collapser};
 /// [`BLOCK_ELEMENTS`] and [`is_block`] from one list.
 macro_rules! block_elements {
     ($($name:literal),* $(,)?) => {
-        /// The elements whose start separates words in the visible text, lower case.
+        /// The elements whose start and end separate words in the visible text, lower
+        /// case.
         pub(crate) const BLOCK_ELEMENTS: &[&[u8]] = &[$($name),*];
 
         /// Whether an element of this lower-case name is one of [`BLOCK_ELEMENTS`]: a
@@ -63,9 +65,8 @@ block_elements![
 /// A [`Visitor`] that gathers the visible text.
 pub(crate) struct VisibleText<'a> {
     text: Collapser,
-    /// The open elements, outermost first: name as written, and whether it is a
-    /// `template`.
-    stack: Vec<(&'a str, bool)>,
+    /// The open elements, outermost first.
+    stack: Vec<OpenElement<'a>>,
     /// How many `template`s are on the stack: text is visible only when none is.
     templates: usize,
     /// The next text run is the RCDATA or raw text of the element just started.
@@ -73,6 +74,16 @@ pub(crate) struct VisibleText<'a> {
     /// The page opened more than [`MAX_OPEN_ELEMENTS`] elements: the visitor stopped,
     /// and lol_html, linear on such pages, takes the text.
     gave_up: bool,
+}
+
+/// An element on a [`VisibleText`]'s stack.
+struct OpenElement<'a> {
+    /// Its name, as written.
+    name: &'a str,
+    /// It is a `template`: its content is not visible.
+    template: bool,
+    /// It is one of [`BLOCK_ELEMENTS`]: its end separates words.
+    block: bool,
 }
 
 impl<'a> VisibleText<'a> {
@@ -99,7 +110,8 @@ impl<'a> Visitor<'a> for VisibleText<'a> {
             return;
         }
         let name = tag.lower();
-        if is_block(name) {
+        let block = is_block(name);
+        if block {
             self.text.separate();
         }
         self.element_text_next = tag.content.is_some();
@@ -111,7 +123,11 @@ impl<'a> Visitor<'a> for VisibleText<'a> {
             }
             let template = name == b"template";
             self.templates += usize::from(template);
-            self.stack.push((tag.name(), template));
+            self.stack.push(OpenElement {
+                name: tag.name(),
+                template,
+                block,
+            });
         }
     }
 
@@ -119,13 +135,20 @@ impl<'a> Visitor<'a> for VisibleText<'a> {
         let Some(depth) = self
             .stack
             .iter()
-            .rposition(|(open, _)| same_name(open, name))
+            .rposition(|open| same_name(open.name, name))
         else {
             return;
         };
-        if self.templates > 0 {
-            self.templates -= self.stack[depth..].iter().filter(|(_, t)| *t).count();
+        // Mostly one element, the one the tag names; more when it closes others.
+        let (mut block, mut templates) = (false, 0);
+        for open in &self.stack[depth..] {
+            block |= open.block;
+            templates += usize::from(open.template);
         }
+        if block {
+            self.text.separate();
+        }
+        self.templates -= templates;
         self.stack.truncate(depth);
     }
 
