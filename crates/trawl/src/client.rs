@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use awc::http::header;
 use futures_util::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::cli::{ResultsFormat, ServerArgs};
 
@@ -75,28 +75,44 @@ impl Client {
         Ok(value)
     }
 
-    /// Submits the URLs of `file` and returns the job object.
-    pub async fn submit(&self, file: &Path, label: Option<&str>) -> anyhow::Result<Value> {
+    /// Submits the URLs of `file`, with a `label` and `options` over the file's own (for
+    /// a JSON submission), and returns the job object.
+    pub async fn submit(
+        &self,
+        file: &Path,
+        label: Option<&str>,
+        options: Option<Map<String, Value>>,
+    ) -> anyhow::Result<Value> {
         let bytes = read_input(file)?;
         let is_json = file.extension().is_some_and(|e| e == "json");
-        let (content_type, body) = if is_json {
-            let mut submission: Value =
-                serde_json::from_slice(&bytes).context("the file is not JSON")?;
+        let (content_type, body) = if is_json || label.is_some() || options.is_some() {
+            let mut submission = if is_json {
+                match serde_json::from_slice(&bytes).context("the file is not JSON")? {
+                    Value::Object(submission) => submission,
+                    _ => bail!("the file is not a JSON submission (an object with urls)"),
+                }
+            } else {
+                let text = String::from_utf8(bytes).context("the file is not UTF-8")?;
+                let urls: Vec<&str> = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .collect();
+                Map::from_iter([("urls".to_owned(), urls.into())])
+            };
             if let Some(label) = label {
-                submission["label"] = label.into();
+                submission.insert("label".into(), label.into());
+            }
+            if let Some(options) = options {
+                let mut merged = match submission.remove("options") {
+                    Some(Value::Object(own)) => own,
+                    Some(_) => bail!("the submission's options are not an object"),
+                    None => Map::new(),
+                };
+                overlay_options(&mut merged, options);
+                submission.insert("options".into(), merged.into());
             }
             ("application/json", serde_json::to_vec(&submission)?)
-        } else if let Some(label) = label {
-            let text = String::from_utf8(bytes).context("the file is not UTF-8")?;
-            let urls: Vec<&str> = text
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .collect();
-            (
-                "application/json",
-                serde_json::to_vec(&serde_json::json!({"urls": urls, "label": label}))?,
-            )
         } else {
             ("text/plain", bytes)
         };
@@ -243,6 +259,22 @@ impl EventReader {
             }
         }
         events
+    }
+}
+
+/// Puts the job options `top` over `base`: each key of `top` replaces `base`'s, except
+/// `extract`, whose rules are added to `base`'s one by one (a rule of the same name
+/// replaced).
+pub(crate) fn overlay_options(base: &mut Map<String, Value>, top: Map<String, Value>) {
+    for (key, value) in top {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Object(rules)), Value::Object(more)) if key == "extract" => {
+                rules.extend(more);
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser;
-use trawl::cli::{Cli, Command, ResultsFormat, ServerArgs};
+use trawl::cli::{Cli, Command, JobArgs, ResultsFormat, ServerArgs};
 use trawl::client::Client;
 use trawl::{telemetry, Application};
 use trawl_core::settings::{self, Settings};
@@ -29,20 +29,23 @@ fn main() -> ExitCode {
                 .block_on(serve(settings))
                 .map_err(Failure::Run)
         }),
-        Command::Fetch { file } => load().and_then(|settings| {
+        Command::Fetch { file, job } => load().and_then(|settings| {
             telemetry::init();
             actix::System::new()
-                .block_on(fetch_here(settings, file))
+                .block_on(fetch_here(settings, file, job))
                 .map_err(Failure::Run)
         }),
         Command::Submit {
             file,
             label,
             wait,
+            job,
             server,
         } => run_client(async move {
             let client = Client::new(&server);
-            let job = client.submit(&file, label.as_deref()).await?;
+            let job = client
+                .submit(&file, label.as_deref(), job.options()?)
+                .await?;
             let id = job["id"]
                 .as_str()
                 .context("the answer has no job id")?
@@ -94,7 +97,13 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 
 /// `trawl fetch`: the whole pipeline in this process, on a private database and a
 /// loopback port, driven through its own API; records go to standard output.
-async fn fetch_here(mut settings: Settings, file: std::path::PathBuf) -> anyhow::Result<()> {
+async fn fetch_here(
+    mut settings: Settings,
+    file: std::path::PathBuf,
+    job: JobArgs,
+) -> anyhow::Result<()> {
+    // Bad options stop the command before the service starts.
+    let options = job.options()?;
     let workdir = std::env::temp_dir().join(format!("trawl-fetch-{}", std::process::id()));
     settings.store.url = format!("sqlite://{}", workdir.join("trawl.db").display());
     settings.api.bind = "127.0.0.1:0".into();
@@ -108,7 +117,7 @@ async fn fetch_here(mut settings: Settings, file: std::path::PathBuf) -> anyhow:
     let running = actix_rt::spawn(app.run_until_stopped());
     let outcome = async {
         let client = Client::new(&server);
-        let job = client.submit(&file, None).await?;
+        let job = client.submit(&file, None, options).await?;
         let id = job["id"]
             .as_str()
             .context("the answer has no job id")?
