@@ -8,7 +8,8 @@
 //! the nearest open element of its name, and is ignored when there is none. Nothing is
 //! closed implicitly, except that a rule's match of `li`, `p` and friends ends the
 //! rule's open value of the same name ([`ends_implied`]). The text of a match is the
-//! text seen while its element is open, raw text included. Which compounds an element
+//! text seen while its element is open, raw text included, with a word break where a
+//! block element inside it starts or ends (as in the visible text). Which compounds an element
 //! matched is one word per open element, so a matcher takes at most [`MAX_COMPOUNDS`]
 //! compounds; `html` leaves the rules beyond that to lol_html.
 //!
@@ -25,7 +26,7 @@ use serde_json::Value;
 use crate::rules::{CssRule, MAX_ALL_VALUES};
 use crate::scan::{Tag, TextKind, Visitor};
 use crate::select::{short_eq, Combinator, Compound, FastSelector, Position};
-use crate::text::{decode_entities, Collapser};
+use crate::text::{decode_entities, is_block, Collapser};
 
 /// Whether the start tag of an element of this lower-case name ends a rule's open value
 /// of the same name, as the HTML parser does for unclosed `<li>`, `<p>` and friends.
@@ -89,6 +90,12 @@ impl Capture {
     /// Appends text to the value at `index`.
     pub(crate) fn extend(&mut self, index: usize, text: &str) {
         self.values[index].push(text);
+    }
+
+    /// Marks a word break in the value at `index`: a block element inside its element
+    /// starts or ends.
+    pub(crate) fn separate(&mut self, index: usize) {
+        self.values[index].separate();
     }
 
     /// The rule's value (the first, or the list for `all`; null without a match) and
@@ -173,6 +180,9 @@ struct OpenElement<'a> {
     matched: CompoundSet,
     /// How many children it has had so far.
     children: i32,
+    /// A block element that started inside a value taking text: its end breaks the
+    /// words of the values still open.
+    block: bool,
 }
 
 /// One rule and its state during the pass.
@@ -327,6 +337,10 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
     #[inline(never)]
     fn open_element(&mut self, tag: &Tag<'a>) {
         let lower = tag.lower();
+        let block = self.capturing && is_block(lower);
+        if block {
+            self.separate_values();
+        }
         let position = self.add_child(tag.name());
         let mut candidates = self.candidates(lower);
         let mut matched = 0;
@@ -350,6 +364,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
                 name: tag.name(),
                 matched,
                 children: 0,
+                block,
             });
         }
     }
@@ -402,12 +417,25 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
         else {
             return;
         };
+        let block = self.capturing && self.stack[depth..].iter().any(|open| open.block);
         self.stack.truncate(depth);
         while self.types.last().is_some_and(|&(d, _, _)| d > depth) {
             self.types.pop();
         }
         if self.capturing {
             self.end_values(depth);
+            if block {
+                self.separate_values();
+            }
+        }
+    }
+
+    /// Marks a word break in every value taking text.
+    fn separate_values(&mut self) {
+        for rule in &mut self.rules {
+            for &(value, _, _) in &rule.open {
+                rule.capture.separate(value);
+            }
         }
     }
 

@@ -31,8 +31,9 @@ use crate::links::resolve_links;
 use crate::rules::{CompiledRules, CssRule};
 use crate::scan::{tokenize, tokenize_until, Cursor, Visitor};
 use crate::summary::{Scanned, SummaryVisitor};
+use crate::text::BLOCK_ELEMENTS;
 use crate::text::{decode_entities, Collapser};
-use crate::visible::{VisibleText, BLOCK_ELEMENTS};
+use crate::visible::VisibleText;
 
 /// Which parts of a page the job wants.
 #[derive(Debug, Clone, Copy)]
@@ -224,14 +225,33 @@ struct LolFindings {
 /// State the handlers share during the lol_html pass.
 struct Page {
     text: Collapser,
+    /// How many block elements had ended when the visible text last took text.
+    text_block_ends: u64,
     captures: Vec<LolCapture>,
 }
 
-/// A [`Capture`] with the values still taking text: their index, the flag their
-/// element's end tag sets, and the element's tag name.
+/// A [`Capture`] with the values still taking text.
 struct LolCapture {
     capture: Capture,
-    open: Vec<(usize, Rc<Cell<bool>>, String)>,
+    open: Vec<OpenValue>,
+}
+
+/// A value of a [`LolCapture`] still taking text.
+struct OpenValue {
+    index: usize,
+    /// Set by its element's end tag.
+    closed: Rc<Cell<bool>>,
+    /// Its element's tag name.
+    tag: String,
+    /// How many block elements had ended when it last took text.
+    block_ends: u64,
+}
+
+/// Whether a block element ended since text was last taken, when `seen` had ended then
+/// and `ended` have now; `seen` becomes `ended`. An end tag's handler may not borrow the
+/// page, so the word break it makes waits for the next text, where it means the same.
+fn block_ended_since(seen: &mut u64, ended: u64) -> bool {
+    std::mem::replace(seen, ended) != ended
 }
 
 /// A flag set when `el`'s end tag is reached; `None` for elements without content.
@@ -263,6 +283,7 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
     let builtins = &*BUILTINS;
     let cell = RefCell::new(Page {
         text: Collapser::new(max_text),
+        text_block_ends: 0,
         captures: css
             .iter()
             .map(|(_, rule)| LolCapture {
@@ -274,11 +295,38 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
     let page = &cell;
 
     let mut settings = Settings::new().with_strict(false);
+    // Block elements break the words of the visible text and of captured values where
+    // they start, and, counted here, where they end.
+    let block_ends = Rc::new(Cell::new(0u64));
+    if text || css.iter().any(|(_, rule)| rule.attr.is_none()) {
+        let ends = Rc::clone(&block_ends);
+        settings = settings.append_element_content_handler((
+            Cow::Borrowed(&builtins.blocks),
+            ElementContentHandlers::default().element(
+                move |el: &mut Element<'_, '_>| -> HandlerResult {
+                    let mut page = page.borrow_mut();
+                    page.text.separate();
+                    for LolCapture { capture, open } in &mut page.captures {
+                        for value in open.iter() {
+                            capture.separate(value.index);
+                        }
+                    }
+                    if el.can_have_content() {
+                        let ends = Rc::clone(&ends);
+                        el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
+                            ends.set(ends.get() + 1);
+                            Ok(())
+                        }))?;
+                    }
+                    Ok(())
+                },
+            ),
+        ));
+    }
     if text {
+        let blocks_ended = Rc::clone(&block_ends);
         let template_depth = Rc::new(Cell::new(0u32));
         let in_template = Rc::clone(&template_depth);
-        let block_ended = Rc::new(Cell::new(false));
-        let ended_before_text = Rc::clone(&block_ended);
         settings = settings
             .append_element_content_handler((
                 Cow::Borrowed(&builtins.template),
@@ -296,30 +344,12 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
                     },
                 ),
             ))
-            .append_element_content_handler((
-                Cow::Borrowed(&builtins.blocks),
-                ElementContentHandlers::default().element(
-                    move |el: &mut Element<'_, '_>| -> HandlerResult {
-                        page.borrow_mut().text.separate();
-                        if el.can_have_content() {
-                            // An end tag's handler may not borrow the page: it leaves
-                            // the break for the next text, where it means the same.
-                            let ended = Rc::clone(&block_ended);
-                            el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
-                                ended.set(true);
-                                Ok(())
-                            }))?;
-                        }
-                        Ok(())
-                    },
-                ),
-            ))
             .append_document_content_handler(DocumentContentHandlers::default().text(
                 move |t: &mut TextChunk<'_>| -> HandlerResult {
                     // Script, style and noscript content arrive as other text types.
                     if t.text_type() == TextType::Data && in_template.get() == 0 {
-                        let mut page = page.borrow_mut();
-                        if ended_before_text.take() {
+                        let page = &mut *page.borrow_mut();
+                        if block_ended_since(&mut page.text_block_ends, blocks_ended.get()) {
                             page.text.separate();
                         }
                         page.text.push(&chunk_text(t));
@@ -329,6 +359,7 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
             ));
     }
     for (k, (_, rule)) in css.iter().enumerate() {
+        let (ends_at_start, ends_at_text) = (Rc::clone(&block_ends), Rc::clone(&block_ends));
         let mut handlers = ElementContentHandlers::default().element(
             move |el: &mut Element<'_, '_>| -> HandlerResult {
                 let mut p = page.borrow_mut();
@@ -339,10 +370,8 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
                     String::new()
                 };
                 if ends_implied(tag.as_bytes()) {
-                    for (_, closed, open_tag) in open.iter() {
-                        if *open_tag == tag {
-                            closed.set(true);
-                        }
+                    for value in open.iter().filter(|value| value.tag == tag) {
+                        value.closed.set(true);
                     }
                 }
                 if capture.is_full() {
@@ -355,9 +384,14 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
                         }
                     }
                     None => {
-                        let value = capture.begin("");
-                        if let Some(flag) = end_flag(el)? {
-                            open.push((value, flag, tag));
+                        let index = capture.begin("");
+                        if let Some(closed) = end_flag(el)? {
+                            open.push(OpenValue {
+                                index,
+                                closed,
+                                tag,
+                                block_ends: ends_at_start.get(),
+                            });
                         }
                     }
                 }
@@ -368,11 +402,15 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
             handlers = handlers.text(move |t: &mut TextChunk<'_>| -> HandlerResult {
                 let mut p = page.borrow_mut();
                 let LolCapture { capture, open } = &mut p.captures[k];
-                open.retain(|(_, closed, _)| !closed.get());
+                open.retain(|value| !value.closed.get());
                 if !open.is_empty() {
                     let text = chunk_text(t);
-                    for (i, _, _) in open.iter() {
-                        capture.extend(*i, &text);
+                    let ended = ends_at_text.get();
+                    for value in open.iter_mut() {
+                        if block_ended_since(&mut value.block_ends, ended) {
+                            capture.separate(value.index);
+                        }
+                        capture.extend(value.index, &text);
                     }
                 }
                 Ok(())
@@ -970,8 +1008,9 @@ mod tests {
         let mut found = analyze(TRICKY[1], &url, wants, &rules, 1024).css;
         found.sort_by_key(|(i, _, _)| *i);
         let values: Vec<_> = found.into_iter().map(|(_, value, _)| value).collect();
-        // The second `li` is the first one's child to lol_html: only the first matches.
-        assert_eq!(values, vec![serde_json::json!(["12 bold"]); 30]);
+        // The second `li` is the first one's child to lol_html: only the first matches,
+        // and the second's start breaks its words.
+        assert_eq!(values, vec![serde_json::json!(["1 2 bold"]); 30]);
     }
 
     /// Asserts that the fast matcher gives up on `page` for the rule `css` (`all` as

@@ -595,6 +595,29 @@ mod tests {
     }
 
     #[test]
+    fn css_values_break_words_where_a_block_inside_starts_or_ends() {
+        let page = "<article><h2>Part 1</h2><p>First<br>line, <em>stressed</em>.</p>\
+                    <table><tr><td>a</td><td>b</td></tr></table></article>";
+        let mut options = with_parts(&[ProcessPart::Html]);
+        for (name, css) in [("article", "article"), ("row", "tr"), ("p", "p")] {
+            let rule = ExtractRule {
+                css: Some(css.into()),
+                ..Default::default()
+            };
+            options.extract.insert(name.into(), rule);
+        }
+        let r = run(options, Some("text/html"), 200, page.as_bytes());
+        assert_eq!(
+            Value::Object(r.extract),
+            json!({
+                "article": "Part 1 First line, stressed. a b",
+                "row": "a b",
+                "p": "First line, stressed.",
+            })
+        );
+    }
+
+    #[test]
     fn visible_text_is_capped_with_a_note() {
         let options = with_parts(&[ProcessPart::Text]);
         let rules = CompiledRules::compile(&options.extract).unwrap();

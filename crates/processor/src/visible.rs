@@ -12,55 +12,7 @@
 
 use crate::capture::{same_name, MAX_OPEN_ELEMENTS};
 use crate::scan::{Tag, TextKind, Visitor};
-use crate::text::{decode_entities, Collapser};
-
-/// [`BLOCK_ELEMENTS`] and [`is_block`] from one list.
-macro_rules! block_elements {
-    ($($name:literal),* $(,)?) => {
-        /// The elements whose start and end separate words in the visible text, lower
-        /// case.
-        pub(crate) const BLOCK_ELEMENTS: &[&[u8]] = &[$($name),*];
-
-        /// Whether an element of this lower-case name is one of [`BLOCK_ELEMENTS`]: a
-        /// match, not a search, since every start tag asks.
-        fn is_block(name: &[u8]) -> bool {
-            matches!(name, $($name)|*)
-        }
-    };
-}
-
-block_elements![
-    b"p",
-    b"div",
-    b"br",
-    b"li",
-    b"dt",
-    b"dd",
-    b"tr",
-    b"td",
-    b"th",
-    b"h1",
-    b"h2",
-    b"h3",
-    b"h4",
-    b"h5",
-    b"h6",
-    b"section",
-    b"article",
-    b"header",
-    b"footer",
-    b"nav",
-    b"aside",
-    b"main",
-    b"blockquote",
-    b"pre",
-    b"ul",
-    b"ol",
-    b"table",
-    b"form",
-    b"hr",
-    b"option",
-];
+use crate::text::{decode_entities, is_block, Collapser};
 
 /// A [`Visitor`] that gathers the visible text.
 pub(crate) struct VisibleText<'a> {
@@ -82,7 +34,7 @@ struct OpenElement<'a> {
     name: &'a str,
     /// It is a `template`: its content is not visible.
     template: bool,
-    /// It is one of [`BLOCK_ELEMENTS`]: its end separates words.
+    /// It is a block element ([`is_block`]): its end separates words.
     block: bool,
 }
 
