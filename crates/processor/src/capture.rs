@@ -23,7 +23,7 @@ use std::borrow::Cow;
 
 use serde_json::Value;
 
-use crate::rules::{CssRule, MAX_ALL_VALUES};
+use crate::rules::{CssRule, MAX_ALL_BYTES, MAX_ALL_VALUES};
 use crate::scan::{Tag, TextKind, Visitor};
 use crate::select::{short_eq, Combinator, Compound, FastSelector, Position};
 use crate::text::{decode_entities, is_block, Collapser};
@@ -41,10 +41,14 @@ pub(crate) fn ends_implied(name: &[u8]) -> bool {
 #[derive(Debug)]
 pub(crate) struct Capture {
     values: Vec<Collapser>,
-    /// An `all` rule matched more than [`MAX_ALL_VALUES`] times.
+    /// An `all` rule matched more than [`MAX_ALL_VALUES`] times, or its values took
+    /// all of [`Capture::bytes_left`].
     truncated: bool,
     all: bool,
     max_text: usize,
+    /// How many more bytes the values may take together: [`MAX_ALL_BYTES`], or one
+    /// value's cap when that is larger.
+    bytes_left: usize,
 }
 
 impl Capture {
@@ -55,22 +59,39 @@ impl Capture {
             truncated: false,
             all: rule.all,
             max_text,
+            bytes_left: MAX_ALL_BYTES.max(max_text),
         }
     }
 
     /// Whether nothing on the rest of the page can change the value: a rule without
-    /// `all` that has its value.
+    /// `all` that has its value, or one whose values took all the bytes they may.
     fn is_settled(&self) -> bool {
-        !self.all && !self.values.is_empty()
+        (!self.all && !self.values.is_empty()) || self.bytes_left == 0
     }
 
     /// Whether the rule has every value it may keep (one, or [`MAX_ALL_VALUES`] for
-    /// `all`); a further match of an `all` rule marks the list as cut.
+    /// `all`, or as many bytes as they may take); a further match of an `all` rule
+    /// marks the list as cut.
     pub(crate) fn is_full(&mut self) -> bool {
         let limit = if self.all { MAX_ALL_VALUES } else { 1 };
-        let full = self.values.len() >= limit;
+        let full = self.values.len() >= limit || self.bytes_left == 0;
         self.truncated |= full && self.all;
         full
+    }
+
+    /// Ends the list: the values in progress take no more text, and no value starts;
+    /// the list says it was cut.
+    pub(crate) fn cut(&mut self) {
+        self.spend(self.bytes_left);
+    }
+
+    /// Counts `bytes` more taken by the values; false once they have taken all they
+    /// may, when the values in progress must stop taking text.
+    fn spend(&mut self, bytes: usize) -> bool {
+        self.bytes_left = self.bytes_left.saturating_sub(bytes);
+        let left = self.bytes_left > 0;
+        self.truncated |= !left && self.all;
+        left
     }
 
     /// Starts a value with `text` (an attribute value as written, or nothing for an
@@ -83,13 +104,24 @@ impl Capture {
         if !text.is_empty() {
             value.push(&decode_entities(text));
         }
+        self.spend(value.len());
         self.values.push(value);
         self.values.len() - 1
     }
 
-    /// Appends text to the value at `index`.
-    pub(crate) fn extend(&mut self, index: usize, text: &str) {
-        self.values[index].push(text);
+    /// Appends text to the value at `index`; false once the values have taken all the
+    /// bytes they may (see [`Capture::spend`]): the caller then ends the values in
+    /// progress.
+    #[must_use]
+    pub(crate) fn extend(&mut self, index: usize, text: &str) -> bool {
+        if self.bytes_left == 0 {
+            return false;
+        }
+        let value = &mut self.values[index];
+        let before = value.len();
+        value.push(text);
+        let added = value.len() - before;
+        self.spend(added)
     }
 
     /// Marks a word break in the value at `index`: a block element inside its element
@@ -502,6 +534,7 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
     #[inline(never)]
     fn capture_text(&mut self, text: &'a str, kind: TextKind) {
         let mut decoded: Option<Cow<'a, str>> = None;
+        let mut spent = false;
         for rule in &mut self.rules {
             if rule.open.is_empty() {
                 continue;
@@ -510,9 +543,19 @@ impl<'r, 'a> RuleMatcher<'r, 'a> {
                 TextKind::Data => decode_entities(text),
                 TextKind::Raw => Cow::Borrowed(text),
             });
-            for (value, _, _) in &rule.open {
-                rule.capture.extend(*value, text);
+            if !rule
+                .open
+                .iter()
+                .all(|&(value, _, _)| rule.capture.extend(value, text))
+            {
+                // The rule's values took all the bytes they may: the rest of the page
+                // adds nothing to them.
+                rule.open.clear();
+                spent = true;
             }
+        }
+        if spent {
+            self.update_state();
         }
     }
 

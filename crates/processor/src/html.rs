@@ -26,7 +26,7 @@ use serde_json::Value;
 use trawl_core::record::HtmlSummary;
 use url::Url;
 
-use crate::capture::{ends_implied, Capture, RuleMatcher, MAX_COMPOUNDS};
+use crate::capture::{ends_implied, Capture, RuleMatcher, MAX_COMPOUNDS, MAX_OPEN_ELEMENTS};
 use crate::links::resolve_links;
 use crate::rules::{CompiledRules, CssRule};
 use crate::scan::{tokenize, tokenize_until, Cursor, Visitor};
@@ -225,8 +225,9 @@ struct LolFindings {
 /// State the handlers share during the lol_html pass.
 struct Page {
     text: Collapser,
-    /// How many block elements had ended when the visible text last took text.
-    text_block_ends: u64,
+    /// How many block elements had started or ended when the visible text last took
+    /// text.
+    text_block_breaks: u64,
     captures: Vec<LolCapture>,
 }
 
@@ -243,15 +244,17 @@ struct OpenValue {
     closed: Rc<Cell<bool>>,
     /// Its element's tag name.
     tag: String,
-    /// How many block elements had ended when it last took text.
-    block_ends: u64,
+    /// How many block elements had started or ended when it last took text.
+    block_breaks: u64,
 }
 
-/// Whether a block element ended since text was last taken, when `seen` had ended then
-/// and `ended` have now; `seen` becomes `ended`. An end tag's handler may not borrow the
-/// page, so the word break it makes waits for the next text, where it means the same.
-fn block_ended_since(seen: &mut u64, ended: u64) -> bool {
-    std::mem::replace(seen, ended) != ended
+/// Whether a block element started or ended since text was last taken, when `seen` had
+/// then and `now` have now; `seen` becomes `now`. The word break is made at the next
+/// text, where it means the same as where the block starts or ends: an end tag's
+/// handler may not borrow the page, and a start tag would otherwise touch every value
+/// still open, which a page nesting thousands of selected blocks makes quadratic.
+fn block_break_since(seen: &mut u64, now: u64) -> bool {
+    std::mem::replace(seen, now) != now
 }
 
 /// A flag set when `el`'s end tag is reached; `None` for elements without content.
@@ -283,7 +286,7 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
     let builtins = &*BUILTINS;
     let cell = RefCell::new(Page {
         text: Collapser::new(max_text),
-        text_block_ends: 0,
+        text_block_breaks: 0,
         captures: css
             .iter()
             .map(|(_, rule)| LolCapture {
@@ -296,25 +299,19 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
 
     let mut settings = Settings::new().with_strict(false);
     // Block elements break the words of the visible text and of captured values where
-    // they start, and, counted here, where they end.
-    let block_ends = Rc::new(Cell::new(0u64));
+    // they start and end: counted here (see `block_break_since`).
+    let block_breaks = Rc::new(Cell::new(0u64));
     if text || css.iter().any(|(_, rule)| rule.attr.is_none()) {
-        let ends = Rc::clone(&block_ends);
+        let breaks = Rc::clone(&block_breaks);
         settings = settings.append_element_content_handler((
             Cow::Borrowed(&builtins.blocks),
             ElementContentHandlers::default().element(
                 move |el: &mut Element<'_, '_>| -> HandlerResult {
-                    let mut page = page.borrow_mut();
-                    page.text.separate();
-                    for LolCapture { capture, open } in &mut page.captures {
-                        for value in open.iter() {
-                            capture.separate(value.index);
-                        }
-                    }
+                    breaks.set(breaks.get() + 1);
                     if el.can_have_content() {
-                        let ends = Rc::clone(&ends);
+                        let breaks = Rc::clone(&breaks);
                         el.on_end_tag(Box::new(move |_: &mut EndTag<'_>| {
-                            ends.set(ends.get() + 1);
+                            breaks.set(breaks.get() + 1);
                             Ok(())
                         }))?;
                     }
@@ -324,7 +321,7 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
         ));
     }
     if text {
-        let blocks_ended = Rc::clone(&block_ends);
+        let text_breaks = Rc::clone(&block_breaks);
         let template_depth = Rc::new(Cell::new(0u32));
         let in_template = Rc::clone(&template_depth);
         settings = settings
@@ -349,7 +346,7 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
                     // Script, style and noscript content arrive as other text types.
                     if t.text_type() == TextType::Data && in_template.get() == 0 {
                         let page = &mut *page.borrow_mut();
-                        if block_ended_since(&mut page.text_block_ends, blocks_ended.get()) {
+                        if block_break_since(&mut page.text_block_breaks, text_breaks.get()) {
                             page.text.separate();
                         }
                         page.text.push(&chunk_text(t));
@@ -359,7 +356,8 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
             ));
     }
     for (k, (_, rule)) in css.iter().enumerate() {
-        let (ends_at_start, ends_at_text) = (Rc::clone(&block_ends), Rc::clone(&block_ends));
+        let (breaks_at_start, breaks_at_text) =
+            (Rc::clone(&block_breaks), Rc::clone(&block_breaks));
         let mut handlers = ElementContentHandlers::default().element(
             move |el: &mut Element<'_, '_>| -> HandlerResult {
                 let mut p = page.borrow_mut();
@@ -384,13 +382,21 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
                         }
                     }
                     None => {
+                        // Values one inside another each take every text run: past
+                        // as many as the fast pass follows open elements (a page it
+                        // gave up on), the list is cut instead.
+                        open.retain(|value| !value.closed.get());
+                        if open.len() == MAX_OPEN_ELEMENTS {
+                            capture.cut();
+                            return Ok(());
+                        }
                         let index = capture.begin("");
                         if let Some(closed) = end_flag(el)? {
                             open.push(OpenValue {
                                 index,
                                 closed,
                                 tag,
-                                block_ends: ends_at_start.get(),
+                                block_breaks: breaks_at_start.get(),
                             });
                         }
                     }
@@ -405,12 +411,17 @@ fn lol_pass(html: &str, text: bool, css: &[(usize, &CssRule)], max_text: usize) 
                 open.retain(|value| !value.closed.get());
                 if !open.is_empty() {
                     let text = chunk_text(t);
-                    let ended = ends_at_text.get();
-                    for value in open.iter_mut() {
-                        if block_ended_since(&mut value.block_ends, ended) {
+                    let breaks = breaks_at_text.get();
+                    let took_all = open.iter_mut().all(|value| {
+                        if block_break_since(&mut value.block_breaks, breaks) {
                             capture.separate(value.index);
                         }
-                        capture.extend(value.index, &text);
+                        capture.extend(value.index, &text)
+                    });
+                    if !took_all {
+                        // The values took all the bytes they may: the rest of the page
+                        // adds nothing to them.
+                        open.clear();
                     }
                 }
                 Ok(())
@@ -469,8 +480,9 @@ mod tests {
     use trawl_core::job::ExtractRule;
 
     use super::*;
-    use crate::capture::{MAX_OPEN_ELEMENTS, MAX_TYPE_COUNTS};
+    use crate::capture::MAX_TYPE_COUNTS;
     use crate::random_cases;
+    use crate::rules::MAX_ALL_BYTES;
 
     /// Pages that stress the open-element stack and the tokenizer.
     const TRICKY: [&str; 18] = [
@@ -1034,6 +1046,60 @@ mod tests {
         };
         let found = analyze(page, &url, wants, &rules, 64).css;
         assert_eq!(found, [(0, expected, false)]);
+    }
+
+    /// The text of the one rule's list in `analyze`'s findings: (bytes, values, cut).
+    fn captured(css: &[(usize, Value, bool)]) -> (usize, usize, bool) {
+        let [(_, Value::Array(values), cut)] = css else {
+            panic!("one list: {css:?}");
+        };
+        let bytes = values.iter().map(|v| v.as_str().unwrap().len()).sum();
+        (bytes, values.len(), *cut)
+    }
+
+    #[test]
+    fn a_rules_list_stops_at_its_byte_and_nesting_limits() {
+        // 2,000 paragraphs of about 1 KiB: past MAX_ALL_BYTES after about 1,000.
+        let page: String = (0..2000)
+            .map(|i| format!("<p>{i} {}</p>", "word ".repeat(200)))
+            .collect();
+        assert_fast_pass_agrees(&page, &[("p", None, true)]);
+        let all_of = |css: &str| {
+            let rule = ExtractRule {
+                css: Some(css.into()),
+                all: true,
+                ..Default::default()
+            };
+            CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap()
+        };
+        let url = Url::parse("http://h.example/").unwrap();
+        let wants = Wants {
+            summary: false,
+            links: false,
+            text: false,
+        };
+        let found = analyze(&page, &url, wants, &all_of("p"), 4096).css;
+        let (bytes, values, cut) = captured(&found);
+        assert!(cut, "the list says it was cut");
+        assert!((1000..1100).contains(&values), "{values} values");
+        assert!(
+            (MAX_ALL_BYTES..MAX_ALL_BYTES + 4096).contains(&bytes),
+            "{bytes} bytes"
+        );
+
+        // Nested past what the fast pass follows, so lol_html takes the rule: each text
+        // run went to every value still open, 10,000 of them, and 1.2 MB gave 640 MiB.
+        let nested = "<div>x".repeat(200_000);
+        let found = analyze(&nested, &url, wants, &all_of("div"), 4096).css;
+        let (bytes, _, cut) = captured(&found);
+        assert!(cut && bytes < MAX_ALL_BYTES + 4096, "{bytes} bytes");
+
+        // Without text, the budget is not spent, but each whitespace run went to every
+        // value still open, 10,000 of them: the list stops at as many as the fast pass
+        // follows open elements.
+        let nested_blank = "<div> ".repeat(200_000);
+        let found = analyze(&nested_blank, &url, wants, &all_of("div"), 4096).css;
+        assert_eq!(captured(&found), (0, MAX_OPEN_ELEMENTS, true));
     }
 
     #[test]

@@ -295,8 +295,11 @@ fn extract_truncated(rules: &CompiledRules, index: usize) -> Note {
     Note::new(
         "extract_truncated",
         format!(
-            "extract rule `{name}` matched more than {} times; the rest were dropped",
-            crate::rules::MAX_ALL_VALUES
+            "extract rule `{name}` was cut: a list keeps at most {} values, {} MiB of \
+             text, and {} values one inside another; the rest were dropped",
+            crate::rules::MAX_ALL_VALUES,
+            crate::rules::MAX_ALL_BYTES >> 20,
+            crate::capture::MAX_OPEN_ELEMENTS,
         ),
     )
 }
@@ -615,6 +618,51 @@ mod tests {
                 "p": "First line, stressed.",
             })
         );
+    }
+
+    #[test]
+    fn lists_are_cut_at_their_value_and_byte_limits_with_a_note() {
+        use crate::rules::{MAX_ALL_BYTES, MAX_ALL_VALUES};
+        let list = |r: &Record, name: &str| -> (usize, usize) {
+            let values = r.extract[name].as_array().expect("a list");
+            let bytes = values.iter().map(|v| v.as_str().unwrap().len()).sum();
+            (values.len(), bytes)
+        };
+        let many = "<i>x</i>".repeat(MAX_ALL_VALUES + 5);
+        let rule = ExtractRule {
+            all: true,
+            ..css("i")
+        };
+        let r = run(
+            with_rules(&[("i", rule)]),
+            Some("text/html"),
+            200,
+            many.as_bytes(),
+        );
+        assert_eq!(list(&r, "i").0, MAX_ALL_VALUES);
+        assert_eq!(codes(&r), ["extract_truncated"]);
+        assert!(r.notes[0].message.contains("`i`"), "{:?}", r.notes);
+
+        // 3,000 words of 600 bytes: 1.8 MB, past MAX_ALL_BYTES after about 1,750.
+        let long = format!("v{} ", "w".repeat(599)).repeat(3000);
+        let rule = ExtractRule {
+            regex: Some(r"v\w+".into()),
+            all: true,
+            ..Default::default()
+        };
+        let r = run(
+            with_rules(&[("v", rule)]),
+            Some("text/plain"),
+            200,
+            long.as_bytes(),
+        );
+        let (values, bytes) = list(&r, "v");
+        assert!(values < 3000, "{values} values");
+        assert!(
+            (MAX_ALL_BYTES..MAX_ALL_BYTES + 600).contains(&bytes),
+            "{bytes} bytes"
+        );
+        assert_eq!(codes(&r), ["extract_truncated"]);
     }
 
     #[test]

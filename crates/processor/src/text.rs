@@ -307,6 +307,11 @@ impl Collapser {
         }
     }
 
+    /// How many bytes the text holds so far.
+    pub(crate) fn len(&self) -> usize {
+        self.out.len()
+    }
+
     /// Marks a word boundary (a block element), as whitespace would.
     pub(crate) fn separate(&mut self) {
         self.pending_space = true;
