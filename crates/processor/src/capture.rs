@@ -9,9 +9,9 @@
 //! closed implicitly, except that a rule's match of `li`, `p` and friends ends the
 //! rule's open value of the same name ([`ends_implied`]). The text of a match is the
 //! text seen while its element is open, raw text included, with a word break where a
-//! block element inside it starts or ends (as in the visible text). Which compounds an element
-//! matched is one word per open element, so a matcher takes at most [`MAX_COMPOUNDS`]
-//! compounds; `html` leaves the rules beyond that to lol_html.
+//! block element inside it starts or ends (as in the visible text). Which compounds an
+//! element matched is one word per open element, so a matcher takes at most
+//! [`MAX_COMPOUNDS`] compounds; `html` leaves the rules beyond that to lol_html.
 //!
 //! Hostile pages must cost time in proportion to their size: the stack holds at most
 //! [`MAX_OPEN_ELEMENTS`] (past that the matcher gives up, and lol_html, measured linear

@@ -63,7 +63,8 @@ pub(crate) struct Findings {
 /// The selectors of the lol_html pass, parsed once per process.
 struct Builtins {
     template: Selector,
-    /// Elements whose start and end separate words in the visible text.
+    /// Elements whose start and end break words in the visible text and in captured
+    /// values.
     blocks: Selector,
 }
 
