@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use trawl_testkit::{
     assert_one_record_per_seq, parse_ndjson, run_cli, serde_json, temp_dir, Csv, TargetServer,
-    Value, ALLOW_LOOPBACK, CSV_HEADER,
+    TempDir, Value, ALLOW_LOOPBACK, CSV_HEADER,
 };
 
 use crate::helpers::{json_urls, slow_urls, spawn_app, BIN};
@@ -94,24 +94,26 @@ fn fetch_runs_the_whole_pipeline_in_process_and_prints_ndjson() {
     }
 }
 
-/// `n` distinct target pages `/html/0 .. /html/{n-1}`, written one per line to `file`.
-fn write_html_urls(target: &TargetServer, n: u64, file: &std::path::Path) {
+/// A new directory with `urls.txt`: `n` distinct target pages `/html/0 .. /html/{n-1}`,
+/// one per line; returns the directory (removed on drop) and the file's path.
+fn html_urls_file(target: &TargetServer, n: u64) -> (TempDir, String) {
+    let dir = temp_dir();
+    let file = dir.path().join("urls.txt");
     let urls: Vec<String> = (0..n).map(|i| target.url(&format!("/html/{i}"))).collect();
-    std::fs::write(file, urls.join("\n")).unwrap();
+    std::fs::write(&file, urls.join("\n")).unwrap();
+    (dir, file.to_str().unwrap().to_owned())
 }
 
 #[test]
 fn fetch_takes_process_and_extract_rules_on_the_command_line() {
     let target = TargetServer::start();
-    let dir = temp_dir();
-    let file = dir.path().join("urls.txt");
-    write_html_urls(&target, 3, &file);
+    let (_dir, file) = html_urls_file(&target, 3);
 
     let out = run_cli(
         BIN,
         &[
             "fetch",
-            file.to_str().unwrap(),
+            &file,
             "--process",
             "html,text",
             "--extract",
@@ -213,11 +215,9 @@ fn submit_puts_command_line_options_over_those_of_the_submission_file() {
 #[test]
 fn bad_rules_on_the_command_line_fail_with_a_message_naming_them() {
     let target = TargetServer::start();
-    let dir = temp_dir();
-    let file = dir.path().join("urls.txt");
-    write_html_urls(&target, 1, &file);
+    let (_dir, file) = html_urls_file(&target, 1);
     let fetch = |extract: &str| {
-        let args = ["fetch", file.to_str().unwrap(), "--extract", extract];
+        let args = ["fetch", &file, "--extract", extract];
         run_cli(BIN, &args, &[ALLOW_LOOPBACK], CLI_TIMEOUT)
     };
 

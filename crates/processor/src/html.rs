@@ -485,6 +485,18 @@ mod tests {
     use crate::random_cases;
     use crate::rules::MAX_ALL_BYTES;
 
+    /// What the tests of rules alone want of a page: no summary, links or text.
+    const RULES_ONLY: Wants = Wants {
+        summary: false,
+        links: false,
+        text: false,
+    };
+
+    /// `rule`, named `r`, compiled.
+    fn one_rule(rule: ExtractRule) -> CompiledRules {
+        CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap()
+    }
+
     /// Pages that stress the open-element stack and the tokenizer.
     const TRICKY: [&str; 18] = [
         "<div class=a><p>one<p>two</div>after<div class=a>three</div>",
@@ -913,11 +925,6 @@ mod tests {
     #[test]
     fn a_start_tag_ends_the_open_value_of_its_own_name_only() {
         let url = Url::parse("http://h.example/").unwrap();
-        let wants = Wants {
-            summary: false,
-            links: false,
-            text: false,
-        };
         // The lol_html pass takes this from `ends_implied` too, so the differential
         // tests cannot see it change: it is pinned here, with two names outside it.
         let implied = ["li", "p", "dt", "dd", "option", "tr", "td", "th"];
@@ -935,10 +942,9 @@ mod tests {
                     all: true,
                     ..Default::default()
                 };
-                let rules =
-                    CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap();
+                let rules = one_rule(rule);
                 assert_eq!(rules.css().all(|(_, r)| r.fast.is_some()), fast, "{css}");
-                let found = analyze(&page, &url, wants, &rules, 1024).css;
+                let found = analyze(&page, &url, RULES_ONLY, &rules, 1024).css;
                 assert_eq!(found, [(0, expected.clone(), false)], "{css} on {page}");
             }
         }
@@ -977,12 +983,7 @@ mod tests {
         let rules = CompiledRules::compile(&extract).unwrap();
         assert!(rules.css().all(|(_, rule)| rule.fast.is_some()));
         let url = Url::parse("http://h.example/").unwrap();
-        let wants = Wants {
-            summary: false,
-            links: false,
-            text: false,
-        };
-        let mut found = analyze(page, &url, wants, &rules, 1024).css;
+        let mut found = analyze(page, &url, RULES_ONLY, &rules, 1024).css;
         found.sort_by_key(|(index, _, _)| *index);
         let css: Vec<(usize, &CssRule)> = rules.css().collect();
         assert_eq!(found, lol_pass(page, false, &css, 1024).css);
@@ -1013,12 +1014,7 @@ mod tests {
             .collect();
         let rules = CompiledRules::compile(&rules).unwrap();
         let url = Url::parse("http://h.example/").unwrap();
-        let wants = Wants {
-            summary: false,
-            links: false,
-            text: false,
-        };
-        let mut found = analyze(TRICKY[1], &url, wants, &rules, 1024).css;
+        let mut found = analyze(TRICKY[1], &url, RULES_ONLY, &rules, 1024).css;
         found.sort_by_key(|(i, _, _)| *i);
         let values: Vec<_> = found.into_iter().map(|(_, value, _)| value).collect();
         // The second `li` is the first one's child to lol_html: only the first matches,
@@ -1034,18 +1030,13 @@ mod tests {
             all,
             ..Default::default()
         };
-        let rules = CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap();
+        let rules = one_rule(rule);
         let (_, rule) = rules.css().next().expect("a CSS rule");
         let mut matcher = RuleMatcher::new(&[(0, rule, rule.fast.as_ref().unwrap())], 64);
         tokenize(page, &mut matcher);
         assert!(matcher.finish().is_none(), "the matcher gives up");
         let url = Url::parse("http://h.example/").unwrap();
-        let wants = Wants {
-            summary: false,
-            links: false,
-            text: false,
-        };
-        let found = analyze(page, &url, wants, &rules, 64).css;
+        let found = analyze(page, &url, RULES_ONLY, &rules, 64).css;
         assert_eq!(found, [(0, expected, false)]);
     }
 
@@ -1071,15 +1062,10 @@ mod tests {
                 all: true,
                 ..Default::default()
             };
-            CompiledRules::compile(&BTreeMap::from([("r".to_owned(), rule)])).unwrap()
+            one_rule(rule)
         };
         let url = Url::parse("http://h.example/").unwrap();
-        let wants = Wants {
-            summary: false,
-            links: false,
-            text: false,
-        };
-        let found = analyze(&page, &url, wants, &all_of("p"), 4096).css;
+        let found = analyze(&page, &url, RULES_ONLY, &all_of("p"), 4096).css;
         let (bytes, values, cut) = captured(&found);
         assert!(cut, "the list says it was cut");
         assert!((1000..1100).contains(&values), "{values} values");
@@ -1091,7 +1077,7 @@ mod tests {
         // Nested past what the fast pass follows, so lol_html takes the rule: each text
         // run went to every value still open, 10,000 of them, and 1.2 MB gave 640 MiB.
         let nested = "<div>x".repeat(200_000);
-        let found = analyze(&nested, &url, wants, &all_of("div"), 4096).css;
+        let found = analyze(&nested, &url, RULES_ONLY, &all_of("div"), 4096).css;
         let (bytes, _, cut) = captured(&found);
         assert!(cut && bytes < MAX_ALL_BYTES + 4096, "{bytes} bytes");
 
@@ -1099,7 +1085,7 @@ mod tests {
         // value still open, 10,000 of them: the list stops at as many as the fast pass
         // follows open elements.
         let nested_blank = "<div> ".repeat(200_000);
-        let found = analyze(&nested_blank, &url, wants, &all_of("div"), 4096).css;
+        let found = analyze(&nested_blank, &url, RULES_ONLY, &all_of("div"), 4096).css;
         assert_eq!(captured(&found), (0, MAX_OPEN_ELEMENTS, true));
     }
 
@@ -1180,13 +1166,8 @@ mod tests {
         .unwrap();
         assert!(rules.css().all(|(i, r)| r.fast.is_some() == (i == 1)));
         let url = Url::parse("http://h.example/").unwrap();
-        let wants = Wants {
-            summary: false,
-            links: false,
-            text: false,
-        };
         let page = "<ul><li>a</li><li>b<svg>c<![CDATA[d]]></svg></ul>";
-        let mut found = analyze(page, &url, wants, &rules, 1024).css;
+        let mut found = analyze(page, &url, RULES_ONLY, &rules, 1024).css;
         found.sort_by_key(|(i, _, _)| *i);
         assert_eq!(
             found,
